@@ -1,0 +1,55 @@
+"""posekit: markerless animal pose estimation that lives inside Jupyter.
+
+The workflow verbs carry DeepLabCut's names and read and write DeepLabCut's
+project layout. They are imported lazily, so ``import posekit`` stays fast and
+JAX / matplotlib load only when a step needs them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0.dev0"
+
+#: public name -> "module:attribute"
+_LAZY = {
+    "create_project": "posekit.project.create:create_project",
+    "add_new_videos": "posekit.project.create:add_new_videos",
+    "read_config": "posekit.project.config:read_config",
+    "edit_config": "posekit.project.config:edit_config",
+    "Project": "posekit.project.project:Project",
+    "extract_frames": "posekit.frames.extract:extract_frames",
+    "check_labels": "posekit.viz.check_labels:check_labels",
+    "LabelTable": "posekit.io.labels:LabelTable",
+    "VideoReader": "posekit.io.video:VideoReader",
+    "label_frames": "posekit._unbuilt:label_frames",
+    "create_training_dataset": "posekit._unbuilt:create_training_dataset",
+    "train_network": "posekit._unbuilt:train_network",
+    "evaluate_network": "posekit._unbuilt:evaluate_network",
+    "analyze_videos": "posekit._unbuilt:analyze_videos",
+    "create_labeled_video": "posekit._unbuilt:create_labeled_video",
+    "plot_trajectories": "posekit._unbuilt:plot_trajectories",
+    "extract_outlier_frames": "posekit._unbuilt:extract_outlier_frames",
+    "refine_labels": "posekit._unbuilt:refine_labels",
+    "merge_datasets": "posekit._unbuilt:merge_datasets",
+}
+
+__all__ = sorted([*_LAZY, "datasets", "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    if name == "datasets":
+        return importlib.import_module("posekit.datasets")
+    try:
+        target = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'posekit' has no attribute {name!r}") from None
+    module_name, attr = target.split(":")
+    value = getattr(importlib.import_module(module_name), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,17 @@
+"""Exception types raised by posekit.
+
+Each subclasses the built-in type that fits, so ``except ValueError`` keeps
+working; messages name the file or key at fault and say how to fix it.
+"""
+
+
+class ConfigError(ValueError):
+    """A config.yaml is malformed or holds an invalid value."""
+
+
+class VideoError(ValueError):
+    """A video cannot be opened or decoded."""
+
+
+class LabelError(ValueError):
+    """A label file or a label operation is invalid."""

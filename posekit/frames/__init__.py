@@ -1,0 +1,1 @@
+"""Frame selection (uniform, k-means) and extract_frames."""

@@ -1,0 +1,222 @@
+"""The Project: every path and name the workflow uses, DeepLabCut's rules in one place."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from posekit.project.config import (
+    check_crop_inside,
+    parse_crop,
+    read_config,
+    write_config,
+)
+
+#: Video file suffixes recognised when a folder is scanned (DeepLabCut 3.x list).
+VIDEO_SUFFIXES = (".avi", ".mp4", ".mov", ".mpeg", ".mpg", ".mpv", ".mkv", ".flv", ".qt", ".yuv")
+
+_FRAME_RE = re.compile(r"^img(\d+)\.png$")
+
+
+def frame_filename(index: int, n_frames: int) -> str:
+    """DeepLabCut's name of an extracted frame: ``img<index>.png``, zero padded.
+
+    The width is ``ceil(log10(n_frames))`` digits (250 frames -> ``img005.png``);
+    larger numbers are never truncated.
+    """
+    width = int(math.ceil(math.log10(n_frames))) if n_frames > 1 else 1
+    return f"img{str(int(index)).zfill(width)}.png"
+
+
+def frame_index_from_name(name: str) -> int | None:
+    """Return the frame number in ``img<digits>.png``, or None for other names."""
+    match = _FRAME_RE.match(Path(name).name)
+    return int(match.group(1)) if match else None
+
+
+@dataclass
+class Project:
+    """A DeepLabCut-layout project on disk, opened from its ``config.yaml``.
+
+    Only this class knows where things live; every workflow step asks it.
+
+    Parameters
+    ----------
+    config_path
+        Path of ``config.yaml``.
+
+    Attributes
+    ----------
+    cfg : dict
+        The validated configuration (``project_path`` = the folder holding it).
+    """
+
+    config_path: Path
+    cfg: dict[str, Any] = field(repr=False)
+
+    @classmethod
+    def open(cls, config: str | os.PathLike | Project) -> Project:
+        """Open a project from its config path (a Project is returned as is)."""
+        if isinstance(config, Project):
+            return config
+        path = Path(config)
+        if path.is_dir():
+            path = path / "config.yaml"
+        path = path.resolve()
+        return cls(config_path=path, cfg=read_config(path))
+
+    def reload(self) -> None:
+        """Re-read ``config.yaml`` (after another process or a widget changed it)."""
+        self.cfg = read_config(self.config_path)
+
+    def save_config(self) -> None:
+        """Write the current ``cfg`` back to ``config.yaml`` atomically."""
+        write_config(self.config_path, self.cfg)
+
+    # -- names ------------------------------------------------------------ #
+    @property
+    def root(self) -> Path:
+        """The project folder (where ``config.yaml`` lives)."""
+        return self.config_path.parent
+
+    @property
+    def scorer(self) -> str:
+        return self.cfg["scorer"]
+
+    @property
+    def bodyparts(self) -> list[str]:
+        return list(self.cfg["bodyparts"])
+
+    @property
+    def videos_dir(self) -> Path:
+        return self.root / "videos"
+
+    @property
+    def labeled_data_dir(self) -> Path:
+        return self.root / "labeled-data"
+
+    def video_stems(self) -> list[str]:
+        """Stems of the project's videos, in ``video_sets`` order, without repeats."""
+        seen: dict[str, None] = {}
+        for key in self.video_sets():
+            seen.setdefault(video_stem(key), None)
+        return list(seen)
+
+    def video_sets(self) -> dict[str, dict[str, Any]]:
+        """``video_sets_original`` when present (cropped-training projects), else ``video_sets``."""
+        return dict(self.cfg.get("video_sets_original") or self.cfg["video_sets"])
+
+    def labeled_folder(self, stem: str) -> Path:
+        """``labeled-data/<stem>/``."""
+        return self.labeled_data_dir / stem
+
+    def collected_data_path(self, stem: str, suffix: str = ".h5") -> Path:
+        """``labeled-data/<stem>/CollectedData_<scorer>.h5`` (or ``.csv``)."""
+        return self.labeled_folder(stem) / f"CollectedData_{self.scorer}{suffix}"
+
+    def labeled_images_dir(self, stem: str) -> Path:
+        """``labeled-data/<stem>_labeled/`` where check_labels writes."""
+        return self.labeled_data_dir / f"{stem}_labeled"
+
+    # -- videos ----------------------------------------------------------- #
+    def video_key(self, stem: str) -> str:
+        """The ``video_sets`` key of the video named ``stem``."""
+        for key in self.video_sets():
+            if video_stem(key) == stem:
+                return key
+        known = ", ".join(self.video_stems()) or "none"
+        raise KeyError(
+            f"No video named '{stem}' in {self.config_path} (video_sets has: {known}). "
+            "Add it with posekit.add_new_videos."
+        )
+
+    def video_path(self, stem: str) -> Path:
+        """Locate the video file of ``stem``, surviving moved projects.
+
+        The stored ``video_sets`` key is tried first; when that absolute path is
+        gone (project moved, other machine), the video is looked up by stem in
+        the project's ``videos/`` folder.
+
+        Raises
+        ------
+        FileNotFoundError
+            Naming both places looked at.
+        """
+        key = self.video_key(stem)
+        stored = Path(key.replace("\\", os.sep))
+        if stored.is_file():
+            return stored
+        candidates = sorted(
+            p
+            for p in self.videos_dir.glob(f"{glob_escape(stem)}.*")
+            if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file()
+        )
+        if candidates:
+            return candidates[0]
+        raise FileNotFoundError(
+            f"Video '{stem}' not found: neither '{key}' nor a '{stem}.<ext>' file in "
+            f"'{self.videos_dir}' exists. Put the video back or fix video_sets in "
+            f"{self.config_path}."
+        )
+
+    def crop_box(self, stem: str) -> tuple[int, int, int, int]:
+        """The ``video_sets`` crop box (x1, x2, y1, y2) of a video."""
+        key = self.video_key(stem)
+        return parse_crop(
+            self.video_sets()[key]["crop"], where=f"video_sets['{key}'].crop"
+        )
+
+    def checked_crop_box(self, stem: str, width: int, height: int) -> tuple[int, int, int, int]:
+        """The crop box of ``stem``, checked to lie inside a ``width`` x ``height`` frame."""
+        box = self.crop_box(stem)
+        check_crop_inside(box, width, height, where=f"video_sets crop of '{stem}'")
+        return box
+
+    def frame_images(self, stem: str) -> list[Path]:
+        """Extracted frame images ``img*.png`` of a video, sorted by frame number."""
+        folder = self.labeled_folder(stem)
+        if not folder.is_dir():
+            return []
+        images = [p for p in folder.iterdir() if frame_index_from_name(p.name) is not None]
+        return sorted(images, key=lambda p: frame_index_from_name(p.name))
+
+    def labeled_stems(self) -> list[str]:
+        """Stems whose ``labeled-data/<stem>/`` holds CollectedData (h5 or csv).
+
+        Project videos come first in ``video_sets`` order, then any other labeled
+        folder (a project whose ``video_sets`` keys no longer match, like
+        DeepLabCut's shipped examples, still has its labels found).
+        """
+        stems = self.video_stems() + [
+            s for s in self.labeled_data_stems() if s not in self.video_stems()
+        ]
+        return [
+            s
+            for s in stems
+            if self.collected_data_path(s).exists()
+            or self.collected_data_path(s, ".csv").exists()
+        ]
+
+    def labeled_data_stems(self) -> list[str]:
+        """Folders in ``labeled-data/`` (check_labels' ``*_labeled`` output excluded)."""
+        if not self.labeled_data_dir.is_dir():
+            return []
+        return sorted(
+            p.name
+            for p in self.labeled_data_dir.iterdir()
+            if p.is_dir() and "_labeled" not in p.name
+        )
+
+
+def video_stem(key: str) -> str:
+    """Stem of a ``video_sets`` key, whatever OS wrote it (``\\`` or ``/``)."""
+    return Path(key.replace("\\", "/")).stem
+
+
+def glob_escape(text: str) -> str:
+    """Escape glob metacharacters in a literal file-name part."""
+    return re.sub(r"([\[\]*?])", r"[\1]", text)

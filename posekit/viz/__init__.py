@@ -1,0 +1,1 @@
+"""Drawing in numpy, labeled images (check_labels), colors from config."""

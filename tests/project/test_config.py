@@ -1,0 +1,160 @@
+"""config.yaml: reading, validation with specific errors, round trips, moved projects."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import yaml
+
+from posekit.errors import ConfigError
+from posekit.project.config import (
+    CONFIG_KEYS,
+    edit_config,
+    parse_crop,
+    read_config,
+    write_config,
+)
+from posekit.project.project import Project
+
+
+def _write(tmp_path, **overrides):
+    cfg = {
+        "Task": "t",
+        "scorer": "s",
+        "date": "Jan5",
+        "video_sets": {"/x/v.mp4": {"crop": "0, 320, 0, 240"}},
+        "bodyparts": ["a", "b"],
+        "skeleton": [["a", "b"]],
+    }
+    cfg.update(overrides)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key", "hint"),
+    [
+        ({"bodyparts": []}, "bodyparts", "non-empty"),
+        ({"bodyparts": ["a", "b", "a"]}, "bodyparts", "duplicate names \\['a'\\]"),
+        ({"start": 0.8, "stop": 0.2}, "start", "smaller than stop"),
+        ({"stop": 1.5}, "stop", "between 0 and 1"),
+        ({"TrainingFraction": [1.2]}, "TrainingFraction", "strictly between"),
+        ({"TrainingFraction": [0.955]}, "TrainingFraction", "two decimals"),
+        ({"TrainingFraction": 0.95}, "TrainingFraction", "list"),
+        ({"numframes2pick": "20"}, "numframes2pick", "integer >= 1"),
+        ({"default_net_type": "vgg"}, "default_net_type", "resnet_50"),
+        ({"colormap": "nocmap"}, "colormap", "unknown matplotlib colormap"),
+        ({"pcutoff": 2}, "pcutoff", "\\[0, 1\\]"),
+        ({"snapshotindex": "last"}, "snapshotindex", "'all'"),
+        ({"skeleton": [["a", "z"]]}, "skeleton", "unknown body part"),
+        ({"video_sets": {"/x/v.mp4": {"crop": "0, 320, 240"}}}, "video_sets", "four integers"),
+        ({"video_sets": {"/x/v.mp4": {"crop": "300, 20, 0, 240"}}}, "video_sets", "x1 < x2"),
+        ({"video_sets": {"/x/v.mp4": "0, 1, 0, 1"}}, "video_sets", "crop"),
+        ({"multianimalproject": True}, "multianimalproject", "not supported"),
+        ({"Task": ""}, "Task", "non-empty"),
+        ({"cropping": "yes"}, "cropping", "true or false"),
+    ],
+)
+def test_invalid_values_name_the_key(tmp_path, overrides, key, hint):
+    path = _write(tmp_path, **overrides)
+    with pytest.raises(ConfigError, match=hint) as err:
+        read_config(path)
+    assert key in str(err.value)
+    assert str(path) in str(err.value)
+
+
+def test_missing_required_key(tmp_path):
+    path = _write(tmp_path)
+    data = yaml.safe_load(path.read_text())
+    del data["scorer"]
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match="'scorer'.*missing"):
+        read_config(path)
+
+
+def test_malformed_yaml_and_missing_file(tmp_path):
+    bad = tmp_path / "config.yaml"
+    bad.write_text("Task: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        read_config(bad)
+    bad.write_text("- just\n- a list\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        read_config(bad)
+    with pytest.raises(FileNotFoundError, match="nowhere.yaml"):
+        read_config(tmp_path / "nowhere.yaml")
+
+
+def test_defaults_filled_and_project_path_follows_file(tmp_path):
+    path = _write(tmp_path, project_path="/somewhere/else")
+    cfg = read_config(path)
+    assert cfg["project_path"] == str(tmp_path.resolve())
+    assert cfg["pcutoff"] == 0.6 and cfg["colormap"] == "rainbow"
+    # the file itself was rewritten with the new location (DLC behaviour)
+    assert yaml.safe_load(path.read_text())["project_path"] == str(tmp_path.resolve())
+
+
+def test_python_tuple_tag_is_read(tmp_path):
+    path = _write(tmp_path)
+    path.write_text(path.read_text() + "corner2move2: !!python/tuple\n- 50\n- 50\n")
+    assert read_config(path)["corner2move2"] == [50, 50]
+
+
+def test_write_order_comments_and_unknown_keys_kept(tmp_path):
+    path = _write(tmp_path, engine="pytorch", config_version=0, my_key={"a": 1})
+    cfg = read_config(path)
+    write_config(path, cfg)
+    text = path.read_text()
+    keys = [line.split(":")[0] for line in text.splitlines() if line and line[0].isalpha()]
+    known = [k for k in keys if k in CONFIG_KEYS]
+    assert known == [k for k in CONFIG_KEYS if k in known]  # DLC order
+    assert keys[-3:] == ["engine", "config_version", "my_key"]
+    assert "    # Project definitions (do not edit)" in text
+    again = read_config(path)
+    assert again == cfg
+
+
+def test_edit_config_validates(tmp_path):
+    path = _write(tmp_path)
+    assert edit_config(path, {"numframes2pick": 7})["numframes2pick"] == 7
+    with pytest.raises(ConfigError, match="numframes2pick"):
+        edit_config(path, {"numframes2pick": 0})
+    assert read_config(path)["numframes2pick"] == 7  # bad edit not written
+
+
+def test_parse_crop_forms():
+    assert parse_crop("0, 832, 0, 747") == (0, 832, 0, 747)
+    assert parse_crop([1, 2, 3, 4]) == (1, 2, 3, 4)
+
+
+def test_reaching_config_opens_and_round_trips(reaching_project):
+    raw_before = yaml.safe_load(reaching_project.read_text())
+    project = Project.open(reaching_project)
+    assert project.bodyparts == ["Hand", "Finger1", "Tongue", "Joystick1", "Joystick2"]
+    assert project.scorer == "Mackenzie"
+    assert project.root == reaching_project.parent.resolve()
+    assert project.labeled_stems() == ["reachingvideo1"]
+    project.save_config()
+    raw_after = yaml.safe_load(reaching_project.read_text())
+    for key, value in raw_before.items():
+        if key != "project_path":
+            assert raw_after[key] == value, key
+    assert raw_after["project_path"] == str(reaching_project.parent.resolve())
+
+
+def test_reaching_unknown_3x_keys_survive(reaching_project):
+    text = reaching_project.read_text() + "engine: pytorch\ndetector_snapshotindex: -1\n"
+    reaching_project.write_text(text)
+    Project.open(reaching_project).save_config()
+    raw = yaml.safe_load(reaching_project.read_text())
+    assert raw["engine"] == "pytorch" and raw["detector_snapshotindex"] == -1
+
+
+def test_moved_project_still_opens(tmp_path):
+    (tmp_path / "a").mkdir()
+    path = _write(tmp_path / "a")
+    shutil.move(str(tmp_path / "a"), str(tmp_path / "b"))
+    cfg = read_config(tmp_path / "b" / "config.yaml")
+    assert cfg["project_path"] == str((tmp_path / "b").resolve())
+    assert not path.exists()
