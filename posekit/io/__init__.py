@@ -1,0 +1,1 @@
+"""Reading and writing posekit's files: videos, label tables, prediction files."""

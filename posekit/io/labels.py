@@ -1,0 +1,963 @@
+"""Human labels of one ``labeled-data/<video_stem>`` folder, in DeepLabCut's layout.
+
+This module is the only place that reads or writes ``CollectedData_<scorer>.h5`` /
+``.csv`` files. On disk the layout is DeepLabCut's (see the format spec, section 4):
+
+* columns: 3-level ``MultiIndex`` named ``["scorer", "bodyparts", "coords"]``, one
+  scorer, bodyparts in config order, ``x`` before ``y`` (bodypart-major);
+* rows: one per image, ``("labeled-data", "<video_stem>", "img042.png")`` (DLC >= 2.2.0.4)
+  or the older string form ``"labeled-data/<video_stem>/img042.png"`` (both are read);
+* values: ``float64`` pixel coordinates, NaN where a point is not labelled.
+
+The ``.h5`` file is what DeepLabCut reads; the ``.csv`` file is a human-readable mirror.
+:meth:`LabelTable.save` writes both atomically, and :meth:`LabelTable.read` warns when
+they disagree.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import errno
+import math
+import numbers
+import os
+import re
+import warnings
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path, PurePath
+from typing import Any, Literal, Union
+
+import numpy as np
+import pandas as pd
+
+from posekit.errors import LabelError
+from posekit.utils.atomic import atomic_path
+
+__all__ = [
+    "ImageKey",
+    "LabelConsistencyWarning",
+    "LabelTable",
+    "collected_data_paths",
+    "read_label_dataframe",
+]
+
+ImageKey = tuple[str, str, str]
+"""One labelled image: ``("labeled-data", "<video stem>", "img042.png")``."""
+
+ImageLike = Union[ImageKey, str, PurePath, Sequence[str]]
+
+#: Column level names of a single-animal label table.
+COLUMN_NAMES: tuple[str, str, str] = ("scorer", "bodyparts", "coords")
+#: HDF key posekit writes (read by every DLC version and by napari-deeplabcut).
+H5_KEY = "df_with_missing"
+#: pandas HDF format posekit writes (what DLC >= 2.2.0.4 writes for labels).
+H5_FORMAT = "fixed"
+
+_H5_SUFFIXES = (".h5", ".hdf5", ".hdf")
+_PREFERRED_H5_KEYS = ("/df_with_missing", "/keypoints")
+#: Two label files "agree" when every labelled coordinate differs by less than this (pixels).
+_AGREE_ATOL = 1e-6
+_SEP = re.compile(r"[\\/]")
+
+
+class LabelConsistencyWarning(UserWarning):
+    """The ``.h5`` and ``.csv`` copies of a label file disagree."""
+
+
+# --------------------------------------------------------------------------------------
+# paths
+# --------------------------------------------------------------------------------------
+
+
+def collected_data_paths(folder: str | os.PathLike, scorer: str) -> tuple[Path, Path]:
+    """Return the label file paths of one labeled-data folder.
+
+    Parameters
+    ----------
+    folder
+        A ``labeled-data/<video_stem>`` folder (need not exist).
+    scorer
+        The project's ``scorer`` (config.yaml).
+
+    Returns
+    -------
+    tuple of pathlib.Path
+        ``(folder / "CollectedData_<scorer>.h5", folder / "CollectedData_<scorer>.csv")``.
+    """
+    _check_scorer(scorer)
+    folder = Path(folder)
+    stem = f"CollectedData_{scorer}"
+    return folder / f"{stem}.h5", folder / f"{stem}.csv"
+
+
+# --------------------------------------------------------------------------------------
+# reading and normalising data frames
+# --------------------------------------------------------------------------------------
+
+
+def read_label_dataframe(path: str | os.PathLike) -> pd.DataFrame:
+    """Read one ``CollectedData`` file into a normalised DLC-layout frame.
+
+    Parameters
+    ----------
+    path
+        A ``.h5`` file (any key, ``table`` or ``fixed`` format; DLC's ``df_with_missing``
+        and napari-deeplabcut's ``keypoints`` are preferred when the file holds several
+        objects) or a ``.csv`` file (3 header rows; string or 3-column row index).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows: 3-level ``MultiIndex`` of ``(str, str, str)`` image keys (level names None,
+        file order kept). Columns: 3-level ``MultiIndex`` named
+        ``["scorer", "bodyparts", "coords"]``. Values: ``float64``, NaN where unlabelled.
+        Index and column labels are object-dtype strings.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    LabelError
+        If the file is not a single-animal label table (multi-animal files, wrong column
+        levels, missing ``x``/``y`` coords, non-numeric or infinite values, bad row index).
+        The message names the file.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(errno.ENOENT, "label file not found", str(path))
+    if path.is_dir():
+        raise LabelError(
+            f"{path} is a folder; read_label_dataframe needs a CollectedData_<scorer>.h5 "
+            "or .csv file (LabelTable.read accepts folders)."
+        )
+    suffix = path.suffix.lower()
+    if suffix in _H5_SUFFIXES:
+        frame = _read_h5(path)
+    elif suffix == ".csv":
+        frame = _read_csv(path)
+    else:
+        raise LabelError(
+            f"{path}: unsupported label file type {path.suffix!r}; expected .h5 or .csv."
+        )
+    return _normalise_frame(frame, path)
+
+
+def _read_h5(path: Path) -> pd.DataFrame:
+    try:
+        with pd.HDFStore(path, mode="r") as store:
+            keys = list(store.keys())
+            if not keys:
+                raise LabelError(f"{path}: the HDF5 file holds no pandas object.")
+            key = _pick_h5_key(keys)
+            obj = store.get(key)
+    except (LabelError, ImportError):
+        raise
+    except Exception as exc:  # PyTables raises many types for corrupt / non-HDF5 files
+        raise LabelError(f"{path}: cannot read as a pandas HDF5 label file ({exc}).") from exc
+    if not isinstance(obj, pd.DataFrame):
+        raise LabelError(
+            f"{path}: key {key!r} holds a {type(obj).__name__}, not a label DataFrame."
+        )
+    return obj
+
+
+def _pick_h5_key(keys: list[str]) -> str:
+    if len(keys) == 1:
+        return keys[0]
+    for preferred in _PREFERRED_H5_KEYS:
+        if preferred in keys:
+            return preferred
+    return keys[0]
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    # Parsed with the csv module rather than pd.read_csv: index cells stay verbatim
+    # strings on every pandas version (pandas 2 turns a video stem '007' into 7), and
+    # numbers are parsed with float(), which is correctly rounded (pandas 2's default
+    # C parser can be 1 ulp off), so a csv written by to_csv reads back bit-identical.
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            rows = [row for row in csv.reader(fh) if any(cell.strip() for cell in row)]
+    except UnicodeDecodeError as exc:
+        raise LabelError(f"{path}: not a UTF-8 text file ({exc}).") from exc
+    except csv.Error as exc:
+        raise LabelError(f"{path}: malformed label CSV ({exc}).") from exc
+    firsts = [row[0].strip() for row in rows[:4]]
+    if "individuals" in firsts:
+        raise LabelError(
+            f"{path} is a multi-animal label file (it has an 'individuals' header row); "
+            "multi-animal projects are not supported yet."
+        )
+    if firsts[:3] != list(COLUMN_NAMES):
+        raise LabelError(
+            f"{path}: wrong header; the first cells of the first three rows must read "
+            f"'scorer', 'bodyparts', 'coords' (DLC layout), found {firsts[:3]}."
+        )
+    header, data = rows[:3], rows[3:]
+    # Empty cells after the level name = extra row-index columns (tuple form).
+    n_index = 1
+    for cell in header[2][1:]:
+        if cell.strip():
+            break
+        n_index += 1
+    if n_index == 1 and data and data[0][0].strip() == "labeled-data":
+        raise LabelError(
+            f"{path}: wrong header; data rows start with a 3-part row index "
+            "('labeled-data', <video>, <image>) but the header rows have no empty cells "
+            "for it. Expected 'scorer,,,<scorer>,...'."
+        )
+    if n_index not in (1, 3):
+        raise LabelError(
+            f"{path}: wrong header; found {n_index} row-index columns, expected 1 "
+            "('labeled-data/<video>/<image>') or 3 ('labeled-data', <video>, <image>)."
+        )
+    width = max(len(row) for row in header)
+    if width <= n_index or any(len(row) != width for row in header):
+        raise LabelError(
+            f"{path}: wrong header; the scorer, bodyparts and coords rows must have the "
+            "same number of cells and at least one data column."
+        )
+    columns = pd.MultiIndex.from_arrays(
+        [[cell.strip() for cell in row[n_index:]] for row in header],
+        names=list(COLUMN_NAMES),
+    )
+    index: list[Any] = []
+    values: list[list[Any]] = []
+    for line, row in enumerate(data, start=4):
+        if len(row) != width:
+            raise LabelError(
+                f"{path}: data row {line} has {len(row)} cells, expected {width}."
+            )
+        key = tuple(row[:n_index])
+        if not all(key):
+            raise LabelError(f"{path}: data row {line} has an empty image name {key!r}.")
+        index.append(key[0] if n_index == 1 else key)
+        values.append([_csv_cell(cell) for cell in row[n_index:]])
+    if n_index == 3:
+        row_index: pd.Index = pd.MultiIndex.from_tuples(index) if index else pd.Index([])
+    else:
+        row_index = pd.Index(index, dtype=object)
+    return pd.DataFrame(values, index=row_index, columns=columns, dtype=object)
+
+
+_CSV_MISSING = frozenset({"", "nan", "NaN", "NAN", "-nan", "-NaN", "NA", "N/A", "n/a", "<NA>"})
+
+
+def _csv_cell(cell: str) -> Any:
+    cell = cell.strip()
+    return np.nan if cell in _CSV_MISSING else cell
+
+
+def _normalise_frame(frame: Any, source: os.PathLike | str) -> pd.DataFrame:
+    """Validate a DLC-layout label frame and return it in canonical form."""
+    if not isinstance(frame, pd.DataFrame):
+        raise LabelError(f"{source}: expected a pandas DataFrame, got {type(frame).__name__}.")
+    columns = _normalise_columns(frame.columns, source)
+    index = _normalise_rows(frame.index, source)
+    values = _to_float(frame, source)
+    return pd.DataFrame(values, index=_object_multiindex(index, 3), columns=columns)
+
+
+def _normalise_columns(columns: pd.Index, source: os.PathLike | str) -> pd.MultiIndex:
+    names = list(columns.names)
+    if "individuals" in names:
+        raise LabelError(
+            f"{source} is a multi-animal label table (it has an 'individuals' column "
+            "level); multi-animal projects are not supported yet."
+        )
+    if not isinstance(columns, pd.MultiIndex) or columns.nlevels != 3:
+        raise LabelError(
+            f"{source}: wrong column levels {names}; a single-animal label table has 3 "
+            "column levels named scorer, bodyparts, coords."
+        )
+    if names != list(COLUMN_NAMES) and names != [None, None, None]:
+        raise LabelError(
+            f"{source}: wrong column level names {names}; expected "
+            f"{list(COLUMN_NAMES)}."
+        )
+    tuples: list[tuple[str, str, str]] = []
+    for position, col in enumerate(columns):
+        labels = []
+        for level, value in zip(COLUMN_NAMES, col):
+            if not isinstance(value, str) or not value.strip() or value.startswith("Unnamed: "):
+                raise LabelError(
+                    f"{source}: data column {position + 1} has an empty or invalid "
+                    f"{level} label {value!r}."
+                )
+            labels.append(str(value))
+        tuples.append((labels[0], labels[1], labels[2]))
+    coords = {t[2] for t in tuples}
+    extra = sorted(coords - {"x", "y"})
+    if extra:
+        hint = (
+            " This looks like a predictions / machinelabels file, not human labels."
+            if "likelihood" in extra
+            else ""
+        )
+        raise LabelError(
+            f"{source}: unexpected coords {extra}; label tables have only x and y.{hint}"
+        )
+    seen = set(tuples)
+    dupes = sorted(t for t, n in Counter(tuples).items() if n > 1)
+    if dupes:
+        raise LabelError(f"{source}: duplicated columns {dupes}.")
+    for scorer, bodypart in dict.fromkeys((t[0], t[1]) for t in tuples):
+        for coord in ("x", "y"):
+            if (scorer, bodypart, coord) not in seen:
+                raise LabelError(
+                    f"{source}: bodypart {bodypart!r} (scorer {scorer!r}) is missing its "
+                    f"{coord!r} coords column; every bodypart needs both x and y."
+                )
+    return _object_multiindex(tuples, 3, names=list(COLUMN_NAMES))
+
+
+def _normalise_rows(index: pd.Index, source: os.PathLike | str) -> list[ImageKey]:
+    if len(index) == 0:
+        return []
+    keys: list[ImageKey] = []
+    if isinstance(index, pd.MultiIndex):
+        if index.nlevels != 3:
+            raise LabelError(
+                f"{source}: the row index has {index.nlevels} levels; expected 3 "
+                "('labeled-data', <video>, <image>) or one 'labeled-data/<video>/<image>'."
+            )
+        for row, entry in enumerate(index):
+            parts = []
+            for value in entry:
+                if isinstance(value, str) and value:
+                    parts.append(str(value))
+                elif isinstance(value, numbers.Integral) and not isinstance(value, bool):
+                    parts.append(str(value))  # DLC forces a numeric video stem to str
+                else:
+                    raise LabelError(
+                        f"{source}: row {row + 1} has an invalid image key {entry!r}."
+                    )
+            keys.append((parts[0], parts[1], parts[2]))
+        return keys
+    for row, entry in enumerate(index):
+        if not isinstance(entry, str):
+            raise LabelError(
+                f"{source}: row {row + 1} has row label {entry!r}; label rows must be image "
+                "paths like 'labeled-data/<video>/img042.png'."
+            )
+        parts = _SEP.split(entry)
+        if len(parts) != 3 or not all(parts):
+            raise LabelError(
+                f"{source}: row {row + 1} has image path {entry!r}; expected "
+                "'labeled-data/<video>/<image>' (3 parts separated by '/' or '\\')."
+            )
+        keys.append((parts[0], parts[1], parts[2]))
+    return keys
+
+
+def _to_float(frame: pd.DataFrame, source: os.PathLike | str) -> np.ndarray:
+    shape = frame.shape
+    numeric = all(
+        pd.api.types.is_float_dtype(dt)
+        or (pd.api.types.is_integer_dtype(dt) and not pd.api.types.is_bool_dtype(dt))
+        for dt in frame.dtypes
+    )
+    if numeric:
+        values = frame.to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        raw = frame.astype(object).to_numpy()
+        values = np.empty(shape, dtype=np.float64)
+        for (i, j), cell in np.ndenumerate(raw):
+            if cell is None or (isinstance(cell, float) and math.isnan(cell)):
+                values[i, j] = np.nan
+                continue
+            try:
+                if isinstance(cell, (bool, np.bool_)):
+                    raise TypeError
+                values[i, j] = float(cell.strip() if isinstance(cell, str) else cell)
+            except (TypeError, ValueError):
+                raise LabelError(
+                    f"{source}: non-numeric value {cell!r} at row {frame.index[i]!r}, "
+                    f"column {frame.columns[j]!r}; coordinates must be numbers (empty = "
+                    "not labelled)."
+                ) from None
+    bad = np.isinf(values)
+    if bad.any():
+        i, j = (int(k[0]) for k in np.nonzero(bad))
+        raise LabelError(
+            f"{source}: infinite value at row {frame.index[i]!r}, column "
+            f"{frame.columns[j]!r}; leave unlabelled points empty (NaN)."
+        )
+    return values
+
+
+def _object_multiindex(
+    tuples: Sequence[tuple[str, ...]], nlevels: int, names: Sequence[str | None] | None = None
+) -> pd.MultiIndex:
+    """Build a MultiIndex whose levels are object-dtype (pandas 3 would infer ``str``)."""
+    levels: list[pd.Index] = []
+    codes: list[list[int]] = []
+    for level in range(nlevels):
+        column = [t[level] for t in tuples]
+        uniques = sorted(set(column))
+        lookup = {value: code for code, value in enumerate(uniques)}
+        levels.append(pd.Index(uniques, dtype=object))
+        codes.append([lookup[value] for value in column])
+    return pd.MultiIndex(
+        levels=levels, codes=codes, names=list(names) if names else [None] * nlevels,
+        verify_integrity=False,
+    )
+
+
+# --------------------------------------------------------------------------------------
+# validation helpers
+# --------------------------------------------------------------------------------------
+
+
+def _check_scorer(scorer: Any) -> str:
+    if not isinstance(scorer, str) or not scorer.strip():
+        raise LabelError(f"scorer must be a non-empty string, got {scorer!r}.")
+    return scorer
+
+
+def _check_bodyparts(bodyparts: Any) -> list[str]:
+    if isinstance(bodyparts, str) or not isinstance(bodyparts, Iterable):
+        raise LabelError(
+            f"bodyparts must be a list of names (config.yaml order), got {bodyparts!r}."
+        )
+    names = list(bodyparts)
+    if not names:
+        raise LabelError("bodyparts is empty; list at least one bodypart (config.yaml).")
+    bad = [n for n in names if not isinstance(n, str) or not n.strip()]
+    if bad:
+        raise LabelError(f"bodypart names must be non-empty strings, got {bad}.")
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise LabelError(
+            f"duplicate bodyparts {dupes}; each bodypart must appear once in config.yaml."
+        )
+    return names
+
+
+def _as_image_key(image: ImageLike) -> ImageKey:
+    """Normalise ``('labeled-data', stem, name)`` or ``'labeled-data/stem/name'``."""
+    if isinstance(image, PurePath):
+        image = str(image)
+    if isinstance(image, str):
+        parts: tuple[Any, ...] = tuple(_SEP.split(image))
+    elif isinstance(image, Sequence):
+        parts = tuple(image)
+    else:
+        parts = ()
+    if len(parts) != 3 or not all(isinstance(p, str) and p for p in parts):
+        raise LabelError(
+            f"invalid image {image!r}; use ('labeled-data', '<video>', 'img042.png') or "
+            "'labeled-data/<video>/img042.png'."
+        )
+    return (str(parts[0]), str(parts[1]), str(parts[2]))
+
+
+def _as_xy(xy: Any) -> tuple[float, float]:
+    try:
+        x, y = xy
+        point = (float(x), float(y))
+    except (TypeError, ValueError):
+        raise LabelError(f"a point must be two numbers (x, y), got {xy!r}.") from None
+    if not all(math.isfinite(v) for v in point):
+        raise LabelError(
+            f"point {xy!r} is not finite; use remove_point() to unlabel a bodypart."
+        )
+    return point
+
+
+# --------------------------------------------------------------------------------------
+# LabelTable
+# --------------------------------------------------------------------------------------
+
+
+class LabelTable:
+    """Human labels of one labeled-data folder (one video) in DLC layout.
+
+    Parameters
+    ----------
+    scorer
+        The labeller's name (config.yaml ``scorer``); the ``scorer`` column level.
+    bodyparts
+        Bodypart names in config order. Must be non-empty and free of duplicates.
+    data
+        Optional DLC-layout frame to start from (string or tuple row index). Its scorer
+        must equal ``scorer`` and its bodyparts must all be in ``bodyparts``; bodyparts
+        it lacks become unlabelled (NaN).
+
+    Raises
+    ------
+    LabelError
+        For an empty or duplicated bodypart list, or ``data`` that does not fit.
+
+    Notes
+    -----
+    Coordinates are stored per image as a ``(J, 2)`` float array; NaN = not labelled.
+    Images are kept sorted (DLC sorts rows before saving).
+    """
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __init__(
+        self, scorer: str, bodyparts: Sequence[str], data: pd.DataFrame | None = None
+    ) -> None:
+        self._scorer = _check_scorer(scorer)
+        self._bodyparts = _check_bodyparts(bodyparts)
+        self._column = {name: j for j, name in enumerate(self._bodyparts)}
+        self._rows: dict[ImageKey, np.ndarray] = {}
+        if data is not None:
+            self._load_frame(_normalise_frame(data, "data"), "data")
+
+    # ---- construction -------------------------------------------------------------
+
+    @classmethod
+    def empty(cls, scorer: str, bodyparts: Sequence[str]) -> LabelTable:
+        """Return a table with no images.
+
+        Parameters
+        ----------
+        scorer
+            The labeller's name (config.yaml ``scorer``).
+        bodyparts
+            Bodypart names in config order.
+        """
+        return cls(scorer, bodyparts)
+
+    @classmethod
+    def read(
+        cls,
+        path: str | os.PathLike,
+        bodyparts: Sequence[str] | None = None,
+        scorer: str | None = None,
+    ) -> LabelTable:
+        """Read the labels of one labeled-data folder.
+
+        Parameters
+        ----------
+        path
+            A ``CollectedData_<scorer>.h5`` or ``.csv`` file, or the labeled-data folder
+            holding one (the ``.h5`` is preferred; with several, ``scorer`` picks
+            ``CollectedData_<scorer>.h5``).
+        bodyparts
+            Config bodyparts, in config order. Columns are reordered to it; config
+            bodyparts missing from the file are added unlabelled (NaN), so new bodyparts
+            can be added to an existing dataset without losing labels. ``None``: file order.
+        scorer
+            Config scorer. ``None``: take the file's.
+
+        Returns
+        -------
+        LabelTable
+
+        Raises
+        ------
+        FileNotFoundError
+            If the file, or any ``CollectedData_*`` file in the folder, is missing.
+        LabelError
+            For malformed files; bodyparts in the file that are not in ``bodyparts``;
+            a file scorer different from ``scorer`` (DLC silently skips such files).
+
+        Warns
+        -----
+        LabelConsistencyWarning
+            When both the ``.h5`` and ``.csv`` exist and disagree (different images,
+            bodyparts or values beyond 1e-6 px, or one is unreadable). When a folder or
+            the ``.h5`` was given, the ``.h5`` wins (DLC reads only the ``.h5``); when the
+            ``.csv`` was named explicitly (e.g. hand-edited), the ``.csv`` wins. Either
+            way :meth:`save` rewrites both from the returned table.
+        """
+        primary, companion = _resolve_label_files(Path(path), scorer)
+        frame = read_label_dataframe(primary)
+        file_scorers = list(dict.fromkeys(frame.columns.get_level_values("scorer")))
+        if len(file_scorers) > 1:
+            raise LabelError(
+                f"{primary} holds several scorers {file_scorers}; a label file has one "
+                "scorer level value. Keep one scorer's columns and delete the others."
+            )
+        if scorer is None:
+            if not file_scorers:
+                raise LabelError(f"{primary} has no label columns; cannot tell its scorer.")
+            scorer = file_scorers[0]
+        if bodyparts is None:
+            bodyparts = list(dict.fromkeys(frame.columns.get_level_values("bodyparts")))
+        table = cls(scorer, bodyparts)
+        table._load_frame(frame, primary)
+        if companion is not None:
+            problem = table._disagreement(companion)
+            if problem is not None:
+                table._warn_disagreement(primary, companion, problem)
+        return table
+
+    def _disagreement(self, other_path: Path) -> str | None:
+        """Why the label file ``other_path`` differs from this table (None: it agrees)."""
+        try:
+            other = LabelTable(self._scorer, self._bodyparts)
+            other._load_frame(read_label_dataframe(other_path), other_path)
+        except (LabelError, OSError) as exc:
+            return f"it cannot be read: {exc}"
+        mine, theirs = set(self._rows), set(other._rows)
+        if mine != theirs:
+            return (
+                f"{len(theirs - mine)} image(s) only in {other_path.name}, "
+                f"{len(mine - theirs)} image(s) missing from it"
+            )
+        n_diff = 0
+        for key, arr in self._rows.items():
+            same = np.isclose(arr, other._rows[key], rtol=0.0, atol=_AGREE_ATOL, equal_nan=True)
+            n_diff += int((~same.all(axis=1)).sum())
+        if n_diff:
+            return f"{n_diff} point(s) differ"
+        return None
+
+    @staticmethod
+    def _warn_disagreement(primary: Path, companion: Path, problem: str) -> None:
+        if primary.suffix.lower() == ".csv":
+            msg = (
+                f"{primary} and {companion.name} disagree ({problem}); using the .csv you "
+                "asked for. DeepLabCut reads only the .h5: call save() to rewrite the .h5 "
+                "from these labels, or read the .h5 instead."
+            )
+        else:
+            msg = (
+                f"{companion} is stale: it disagrees with {primary.name} ({problem}). "
+                "Using the .h5 (DeepLabCut reads only the .h5); save() rewrites the .csv."
+            )
+        warnings.warn(msg, LabelConsistencyWarning, stacklevel=3)
+
+    def _load_frame(self, frame: pd.DataFrame, source: os.PathLike | str) -> None:
+        """Merge a normalised frame into this (so far empty) table."""
+        file_scorers = list(dict.fromkeys(frame.columns.get_level_values("scorer")))
+        wrong = [s for s in file_scorers if s != self._scorer]
+        if wrong:
+            raise LabelError(
+                f"{source} was labelled under scorer {wrong[0]!r} but the project scorer "
+                f"is {self._scorer!r} (DeepLabCut silently skips such files). To fix: if "
+                f"{wrong[0]!r} is right, set `scorer: {wrong[0]}` in config.yaml; otherwise "
+                f"convert the file: t = LabelTable.read(path); t.scorer = {self._scorer!r}; "
+                "t.save(folder); then delete the old CollectedData file."
+            )
+        file_parts = list(dict.fromkeys(frame.columns.get_level_values("bodyparts")))
+        extra = [b for b in file_parts if b not in self._column]
+        if extra:
+            raise LabelError(
+                f"{source} has labels for bodyparts {extra} that are not in the bodyparts "
+                f"list {self._bodyparts}. Add them to `bodyparts` in config.yaml, or "
+                "delete their columns from the label file."
+            )
+        keys = [tuple(k) for k in frame.index]
+        dupes = [k for k, n in Counter(keys).items() if n > 1]
+        if dupes:
+            shown = ", ".join("/".join(k) for k in dupes[:3])
+            raise LabelError(
+                f"{source} has duplicated image rows ({shown}); keep one row per image."
+            )
+        values = frame.to_numpy(dtype=np.float64)
+        block = np.full((len(keys), len(self._bodyparts), 2), np.nan)
+        columns = list(frame.columns)
+        position = {col: i for i, col in enumerate(columns)}
+        for bodypart in file_parts:
+            j = self._column[bodypart]
+            block[:, j, 0] = values[:, position[(self._scorer, bodypart, "x")]]
+            block[:, j, 1] = values[:, position[(self._scorer, bodypart, "y")]]
+        for i, key in enumerate(keys):
+            self._rows[(str(key[0]), str(key[1]), str(key[2]))] = block[i].copy()
+
+    # ---- properties ---------------------------------------------------------------
+
+    @property
+    def scorer(self) -> str:
+        """The labeller's name (``scorer`` column level, file name suffix)."""
+        return self._scorer
+
+    @scorer.setter
+    def scorer(self, value: str) -> None:
+        self._scorer = _check_scorer(value)
+
+    @property
+    def bodyparts(self) -> list[str]:
+        """Bodypart names in config order (a copy)."""
+        return list(self._bodyparts)
+
+    @property
+    def images(self) -> list[ImageKey]:
+        """Image keys of all rows, sorted (labelled or not)."""
+        return sorted(self._rows)
+
+    # ---- editing ------------------------------------------------------------------
+
+    def add_image(self, image: ImageLike) -> ImageKey:
+        """Add an unlabelled row for ``image`` (no-op if present); return its key."""
+        key = _as_image_key(image)
+        if key not in self._rows:
+            self._rows[key] = np.full((len(self._bodyparts), 2), np.nan)
+        return key
+
+    def remove_image(self, image: ImageLike) -> None:
+        """Remove the row of ``image`` and its labels.
+
+        Raises
+        ------
+        LabelError
+            If the image is not in the table.
+        """
+        key = self._existing(image)
+        del self._rows[key]
+
+    def get_point(self, image: ImageLike, bodypart: str) -> tuple[float, float] | None:
+        """Return ``(x, y)`` of ``bodypart`` in ``image``; None if unlabelled or absent."""
+        j = self._bodypart_index(bodypart)
+        row = self._rows.get(_as_image_key(image))
+        if row is None or not np.isfinite(row[j]).all():
+            return None
+        return float(row[j, 0]), float(row[j, 1])
+
+    def set_point(self, image: ImageLike, bodypart: str, xy: Sequence[float]) -> None:
+        """Label ``bodypart`` at ``xy = (x, y)`` pixels in ``image`` (row added if needed).
+
+        Raises
+        ------
+        LabelError
+            For an unknown bodypart (the message lists the known ones) or a non-finite
+            or malformed ``xy``.
+        """
+        j = self._bodypart_index(bodypart)
+        point = _as_xy(xy)
+        key = self.add_image(image)
+        self._rows[key][j] = point
+
+    def remove_point(self, image: ImageLike, bodypart: str) -> None:
+        """Unlabel ``bodypart`` in ``image`` (set to NaN); the image row stays.
+
+        Raises
+        ------
+        LabelError
+            For an unknown bodypart or an image not in the table.
+        """
+        j = self._bodypart_index(bodypart)
+        self._rows[self._existing(image)][j] = np.nan
+
+    def add_bodyparts(self, names: str | Iterable[str]) -> None:
+        """Append bodyparts as unlabelled columns; existing labels are untouched.
+
+        Names already present (or repeated) are ignored.
+        """
+        new_names = [names] if isinstance(names, str) else list(names)
+        if not new_names:
+            return
+        _check_bodyparts(list(dict.fromkeys(new_names)))
+        added = [n for n in dict.fromkeys(new_names) if n not in self._column]
+        if not added:
+            return
+        self._bodyparts.extend(added)
+        self._column = {name: j for j, name in enumerate(self._bodyparts)}
+        pad = np.full((len(added), 2), np.nan)
+        for key, row in self._rows.items():
+            self._rows[key] = np.concatenate([row, pad])
+
+    # ---- views --------------------------------------------------------------------
+
+    def points(self, image: ImageLike) -> np.ndarray:
+        """Return a ``(J, 2)`` float array of ``image``'s points (NaN = unlabelled)."""
+        return self._rows[self._existing(image)].copy()
+
+    def to_array(self) -> tuple[list[ImageKey], np.ndarray]:
+        """Return ``(images, coords)`` with ``coords`` of shape ``(N, J, 2)`` (sorted rows)."""
+        images = self.images
+        if not images:
+            return images, np.empty((0, len(self._bodyparts), 2))
+        return images, np.stack([self._rows[k] for k in images])
+
+    def completeness(self, image: ImageLike) -> tuple[int, int]:
+        """Return ``(labelled, total)`` bodypart counts for ``image``."""
+        row = self._rows[self._existing(image)]
+        return int(np.isfinite(row).all(axis=1).sum()), len(self._bodyparts)
+
+    def to_dataframe(self, row_index: Literal["tuple", "string"] = "tuple") -> pd.DataFrame:
+        """Return the labels as a DLC-layout DataFrame.
+
+        Parameters
+        ----------
+        row_index
+            ``"tuple"`` (DLC >= 2.2.0.4): 3-level row MultiIndex
+            ``("labeled-data", stem, image)`` with level names None. ``"string"`` (older
+            DLC): ``"labeled-data/<stem>/<image>"`` joined with ``/``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``MultiIndex`` ``(scorer, bodyparts, coords)`` named
+            ``["scorer", "bodyparts", "coords"]``, bodypart-major ``x, y`` in config
+            order; rows sorted; ``float64`` values; labels are object-dtype strings
+            (readable by DLC-era pandas).
+        """
+        images, coords = self.to_array()
+        values = coords.reshape(len(images), 2 * len(self._bodyparts))
+        columns = _object_multiindex(
+            [(self._scorer, bp, c) for bp in self._bodyparts for c in ("x", "y")],
+            3,
+            names=list(COLUMN_NAMES),
+        )
+        if row_index == "tuple":
+            index: pd.Index = _object_multiindex(images, 3)
+        elif row_index == "string":
+            paths = ["/".join(k) for k in images]
+            order = sorted(range(len(paths)), key=paths.__getitem__)
+            paths = [paths[i] for i in order]
+            values = values[order]
+            index = pd.Index(paths, dtype=object)
+        else:
+            raise LabelError(f"row_index must be 'tuple' or 'string', got {row_index!r}.")
+        return pd.DataFrame(values, index=index, columns=columns)
+
+    # ---- files --------------------------------------------------------------------
+
+    def save(
+        self,
+        folder_or_h5_path: str | os.PathLike,
+        *,
+        row_index: Literal["tuple", "string"] = "tuple",
+    ) -> tuple[Path, Path]:
+        """Write ``CollectedData_<scorer>.h5`` and ``.csv``, each atomically.
+
+        Parameters
+        ----------
+        folder_or_h5_path
+            The labeled-data folder (files named after :attr:`scorer`), or an explicit
+            ``.h5`` path (the ``.csv`` goes beside it with the same stem).
+        row_index
+            ``"tuple"`` (default, DLC >= 2.2.0.4) or ``"string"`` (older DLC).
+
+        Returns
+        -------
+        tuple of pathlib.Path
+            ``(h5_path, csv_path)``.
+
+        Notes
+        -----
+        The h5 uses key ``df_with_missing`` in ``fixed`` format (as DLC >= 2.2.0.4) and
+        reads back with plain ``pd.read_hdf(path)``; the csv is exactly
+        ``DataFrame.to_csv`` of the same frame. Both temporary files are written and
+        fsynced first, then the h5 is renamed into place, then the csv. A crash leaves
+        the previous pair, or (between the renames) a new h5 beside a stale csv, which
+        :meth:`read` detects (warning) and the next ``save`` repairs.
+        """
+        target = Path(folder_or_h5_path)
+        suffix = target.suffix.lower()
+        if not target.is_dir() and suffix in _H5_SUFFIXES:
+            h5_path, csv_path = target, target.with_suffix(".csv")
+        elif not target.is_dir() and suffix == ".csv":
+            h5_path, csv_path = target.with_suffix(".h5"), target
+        else:
+            h5_path, csv_path = collected_data_paths(target, self._scorer)
+        frame = self.to_dataframe(row_index)
+        with contextlib.ExitStack() as stack:
+            # Entered csv-then-h5, so on success they are renamed h5-then-csv (LIFO).
+            tmp_csv = stack.enter_context(atomic_path(csv_path))
+            tmp_h5 = stack.enter_context(atomic_path(h5_path))
+            _write_h5(frame, tmp_h5)
+            _write_csv(frame, tmp_csv)
+        return h5_path, csv_path
+
+    def missing_images(self, project_path: str | os.PathLike) -> list[ImageKey]:
+        """Return the sorted rows whose image file is not under ``project_path``.
+
+        Such rows are reported, never dropped: DLC would fail on them at
+        ``create_training_dataset``.
+        """
+        root = Path(project_path)
+        return [key for key in self.images if not root.joinpath(*key).is_file()]
+
+    # ---- helpers ------------------------------------------------------------------
+
+    def _bodypart_index(self, bodypart: str) -> int:
+        try:
+            return self._column[bodypart]
+        except (KeyError, TypeError):
+            raise LabelError(
+                f"unknown bodypart {bodypart!r}; known bodyparts: {self._bodyparts}. "
+                "Add new ones with add_bodyparts() (and to config.yaml)."
+            ) from None
+
+    def _existing(self, image: ImageLike) -> ImageKey:
+        key = _as_image_key(image)
+        if key not in self._rows:
+            raise LabelError(f"image {'/'.join(key)!r} is not in the label table.")
+        return key
+
+    # ---- dunder -------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, LabelTable):
+            return NotImplemented
+        if (
+            self._scorer != other._scorer
+            or self._bodyparts != other._bodyparts
+            or self._rows.keys() != other._rows.keys()
+        ):
+            return False
+        return all(
+            np.array_equal(row, other._rows[key], equal_nan=True)
+            for key, row in self._rows.items()
+        )
+
+    def __repr__(self) -> str:
+        labelled = sum(int(np.isfinite(r).all(axis=1).sum()) for r in self._rows.values())
+        total = len(self._rows) * len(self._bodyparts)
+        return (
+            f"LabelTable(scorer={self._scorer!r}, bodyparts={self._bodyparts!r}, "
+            f"images={len(self._rows)}, labelled={labelled}/{total})"
+        )
+
+
+# --------------------------------------------------------------------------------------
+# file helpers
+# --------------------------------------------------------------------------------------
+
+
+def _resolve_label_files(path: Path, scorer: str | None) -> tuple[Path, Path | None]:
+    """Return ``(file to read, its .h5/.csv companion if present)``."""
+    if path.is_dir():
+        h5s = sorted(path.glob("CollectedData_*.h5"))
+        csvs = sorted(path.glob("CollectedData_*.csv"))
+        preferred_h5 = preferred_csv = None
+        if scorer is not None:
+            preferred_h5, preferred_csv = collected_data_paths(path, scorer)
+        for found, preferred in ((h5s, preferred_h5), (csvs, preferred_csv)):
+            if preferred is not None and preferred.is_file():
+                chosen = preferred
+            elif len(found) == 1:
+                chosen = found[0]
+            elif found:
+                raise LabelError(
+                    f"{path} holds several label files {[p.name for p in found]}; pass "
+                    "scorer= to choose CollectedData_<scorer>, or remove the extra files."
+                )
+            else:
+                continue
+            other = chosen.with_suffix(".csv" if chosen.suffix == ".h5" else ".h5")
+            return chosen, (other if other.is_file() else None)
+        raise FileNotFoundError(
+            errno.ENOENT, "no CollectedData_<scorer>.h5 or .csv label file in folder", str(path)
+        )
+    if not path.exists():
+        raise FileNotFoundError(errno.ENOENT, "label file not found", str(path))
+    suffix = path.suffix.lower()
+    if suffix in _H5_SUFFIXES:
+        other = path.with_suffix(".csv")
+    elif suffix == ".csv":
+        other = path.with_suffix(".h5")
+    else:
+        return path, None
+    return path, (other if other.is_file() else None)
+
+
+def _write_h5(frame: pd.DataFrame, path: Path) -> None:
+    frame.to_hdf(path, key=H5_KEY, mode="w", format=H5_FORMAT)
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    frame.to_csv(path)
