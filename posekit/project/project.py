@@ -122,6 +122,42 @@ class Project:
         """``labeled-data/<stem>_labeled/`` where check_labels writes."""
         return self.labeled_data_dir / f"{stem}_labeled"
 
+    # -- training sets and models (DLC naming) ---------------------------- #
+    @property
+    def iteration(self) -> int:
+        return int(self.cfg["iteration"])
+
+    @property
+    def task_date(self) -> str:
+        """``<Task><date>``, the stem of DeepLabCut's dataset and model names."""
+        return f"{self.cfg['Task']}{self.cfg['date']}"
+
+    def training_fraction(self, trainingsetindex: int = 0) -> float:
+        """``TrainingFraction[trainingsetindex]``, with an error naming the valid range."""
+        fractions = self.cfg["TrainingFraction"]
+        if not 0 <= trainingsetindex < len(fractions):
+            raise IndexError(
+                f"trainingsetindex={trainingsetindex} but config.yaml TrainingFraction has "
+                f"{len(fractions)} value(s) {fractions}; use 0..{len(fractions) - 1}."
+            )
+        return float(fractions[trainingsetindex])
+
+    def dataset_dir(self, iteration: int | None = None) -> Path:
+        """``training-datasets/iteration-<N>/UnaugmentedDataSet_<Task><date>/``."""
+        n = self.iteration if iteration is None else iteration
+        return self.root / "training-datasets" / f"iteration-{n}" / f"UnaugmentedDataSet_{self.task_date}"
+
+    def split_path(self, fraction: float, shuffle: int, iteration: int | None = None) -> Path:
+        """The human-readable split file of one (fraction, shuffle) pair (YAML, no pickle)."""
+        name = f"Documentation_data-{self.cfg['Task']}_{train_pct(fraction)}shuffle{shuffle}.yaml"
+        return self.dataset_dir(iteration) / name
+
+    def model_dir(self, fraction: float, shuffle: int, iteration: int | None = None) -> Path:
+        """``dlc-models/iteration-<N>/<Task><date>-trainset<pct>shuffle<k>/``."""
+        n = self.iteration if iteration is None else iteration
+        name = f"{self.task_date}-trainset{train_pct(fraction)}shuffle{shuffle}"
+        return self.root / "dlc-models" / f"iteration-{n}" / name
+
     # -- videos ----------------------------------------------------------- #
     def video_key(self, stem: str) -> str:
         """The ``video_sets`` key of the video named ``stem``."""
@@ -210,6 +246,11 @@ class Project:
             for p in self.labeled_data_dir.iterdir()
             if p.is_dir() and "_labeled" not in p.name
         )
+
+
+def train_pct(fraction: float) -> int:
+    """DeepLabCut's ``<pct>`` in names: ``int(100 * fraction)``, truncated (0.29 -> 28)."""
+    return int(100 * fraction)
 
 
 def video_stem(key: str) -> str:
