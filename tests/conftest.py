@@ -48,6 +48,14 @@ def synthetic_config(tmp_path_factory) -> Path:
 @pytest.fixture
 def synthetic_copy(synthetic_config, tmp_path) -> Path:
     """A private, writable copy of the synthetic project (config.yaml path)."""
+    from posekit.project import Project
+
     dest = tmp_path / synthetic_config.parent.name
-    shutil.copytree(synthetic_config.parent, dest, symlinks=True)
+    shutil.copytree(synthetic_config.parent, dest)
+    project = Project.open(dest / "config.yaml")
+    project.cfg["video_sets"] = {
+        str(project.videos_dir / Path(key).name): entry
+        for key, entry in project.cfg["video_sets"].items()
+    }
+    project.save_config()
     return dest / "config.yaml"

@@ -71,7 +71,7 @@ def synthetic_keypoints(
     )
     heading = 2 * np.pi * t / 240.0 + 0.6 * np.sin(2 * np.pi * t / 61.0)
     bend = 0.45 * np.sin(2 * np.pi * t / 47.0)
-    wag = 0.8 * np.sin(2 * np.pi * t / 19.0)
+    wag = 0.6 * np.sin(2 * np.pi * t / 31.0)
     spine = centre
     neck = spine + _rot(heading, (22 * scale, 0))
     snout = neck + _rot(heading + 0.5 * bend, (20 * scale, 0))

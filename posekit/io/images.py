@@ -28,7 +28,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         raise FileNotFoundError(f"Image '{path}' does not exist.")
     try:
         with Image.open(path) as img:
-            return np.asarray(img.convert("RGB"))
+            return np.array(img.convert("RGB"))
     except (UnidentifiedImageError, OSError) as err:
         raise ValueError(f"Cannot read image '{path}': {err}") from None
 

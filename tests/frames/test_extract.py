@@ -1,0 +1,101 @@
+"""extract_frames on a real (synthetic) project: files, names, exact content, safety."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from posekit.frames.extract import extract_frames
+from posekit.io.images import read_image
+from posekit.io.video import VideoReader
+from posekit.project import Project, edit_config, frame_index_from_name
+
+
+def _clear_frames(project, stem):
+    for image in project.frame_images(stem):
+        image.unlink()
+
+
+@pytest.fixture
+def project(synthetic_copy):
+    project = Project.open(synthetic_copy)
+    _clear_frames(project, project.video_stems()[0])
+    return project
+
+
+@pytest.mark.parametrize("algo", ["kmeans", "uniform"])
+def test_frames_written_exactly(project, algo):
+    stem = project.video_stems()[0]
+    result = extract_frames(project, algo=algo, seed=3)[stem]
+    names = [p.name for p in result.written]
+    assert len(names) == project.cfg["numframes2pick"] == 8
+    assert all(len(n) == len("img000.png") for n in names)  # 120 frames -> 3 digits
+    with VideoReader(project.video_path(stem)) as reader:
+        for path in result.written:
+            index = frame_index_from_name(path.name)
+            assert np.array_equal(read_image(path), reader.read(index))
+
+
+def test_seed_reproducible_and_existing_kept(project):
+    stem = project.video_stems()[0]
+    first = extract_frames(project, algo="uniform", seed=5)[stem].written
+    stamps = {p: p.stat().st_mtime_ns for p in first}
+    _clear_frames(project, stem)
+    again = extract_frames(project, algo="uniform", seed=5)[stem].written
+    assert [p.name for p in again] == [p.name for p in first]
+    stamps = {p: p.stat().st_mtime_ns for p in again}
+    more = extract_frames(project, algo="kmeans", seed=6)[stem]
+    assert {p.name for p in more.written}.isdisjoint(p.name for p in again)
+    assert len(more.written) == 8 and sorted(more.kept) == sorted(again)
+    assert all(p.stat().st_mtime_ns == t for p, t in stamps.items())
+    assert len(project.frame_images(stem)) == 16
+
+
+def test_start_stop_and_crop(project):
+    stem = project.video_stems()[0]
+    key = project.video_key(stem)
+    edit_config(
+        project.config_path,
+        {"start": 0.5, "stop": 0.75, "video_sets": {key: {"crop": "10, 110, 20, 100"}}},
+    )
+    project.reload()
+    written = extract_frames(project, algo="uniform", crop=True, seed=0)[stem].written
+    indices = [frame_index_from_name(p.name) for p in written]
+    assert all(60 <= i < 90 for i in indices)
+    with VideoReader(project.video_path(stem)) as reader:
+        full = reader.read(indices[0])
+    image = read_image(written[0])
+    assert image.shape == (80, 100, 3)
+    assert np.array_equal(image, full[20:100, 10:110])
+
+
+def test_crop_outside_frame_is_an_error(project):
+    stem = project.video_stems()[0]
+    key = project.video_key(stem)
+    edit_config(project.config_path, {"video_sets": {key: {"crop": "0, 400, 0, 240"}}})
+    with pytest.raises(ValueError, match="outside the 320x240 frame"):
+        extract_frames(project.config_path, crop=True)
+
+
+def test_argument_errors(project):
+    with pytest.raises(ValueError, match="algo='random'"):
+        extract_frames(project, algo="random")
+    with pytest.raises(ValueError, match="not in the project"):
+        extract_frames(project, videos_list=["other.mp4"])
+    with pytest.raises(NotImplementedError, match="widgets"):
+        extract_frames(project, mode="manual")
+    with pytest.raises(ValueError, match="cluster_step"):
+        extract_frames(project, cluster_step=0)
+
+
+def test_missing_video_named(project):
+    stem = project.video_stems()[0]
+    project.video_path(stem).unlink()
+    with pytest.raises(FileNotFoundError, match=stem):
+        extract_frames(project)
+
+
+def test_userfeedback_no_skips(project, monkeypatch):
+    monkeypatch.setattr("builtins.input", lambda prompt: "no")
+    assert extract_frames(project, userfeedback=True) == {}
+    assert project.frame_images(project.video_stems()[0]) == []
