@@ -105,7 +105,7 @@ def augment_one(
     keypoints: jnp.ndarray,
     visible: jnp.ndarray,
     cfg: AugmentConfig,
-) -> tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray]:
+) -> tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray, jnp.ndarray]:
     """Augment one padded image and its keypoints.
 
     Parameters
@@ -128,6 +128,7 @@ def augment_one(
     image : (crop_h, crop_w, 3) float32 in 0..255
     keypoints : (J, 2) x, y in crop pixels
     visible : (J,) bool, also False where a part left the crop
+    scale : scalar, the image's scale factor (sizes DLC's positive disk)
     """
     keys = jax.random.split(rng, 10)
     out_h, out_w = cfg.crop_size
@@ -186,7 +187,7 @@ def augment_one(
         0.0,
     )
     out = jnp.where(sigma > 0, _gaussian_blur(out, sigma), out)
-    return jnp.clip(out, 0.0, 255.0), new_pts, visible & inside
+    return jnp.clip(out, 0.0, 255.0), new_pts, visible & inside, scale
 
 
 def augment_batch(
@@ -196,7 +197,7 @@ def augment_batch(
     keypoints: jnp.ndarray,
     visible: jnp.ndarray,
     cfg: AugmentConfig,
-) -> tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray]:
+) -> tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray, jnp.ndarray]:
     """:func:`augment_one` over a batch, one key per image (``cfg`` static)."""
     keys = jax.random.split(rng, images.shape[0])
     return jax.vmap(augment_one, in_axes=(0, 0, 0, 0, 0, None))(keys, images, sizes, keypoints, visible, cfg)

@@ -35,9 +35,11 @@ def test_keypoints_follow_pixels(cfg):
     images, sizes = pad_images([img, img[:100, :150]], shape=(128, 160))
     kp = np.stack([pts, pts])
     vis = np.ones((2, 3), bool)
-    out, new_kp, new_vis = jax.jit(augment_batch, static_argnums=5)(
+    out, new_kp, new_vis, scale = jax.jit(augment_batch, static_argnums=5)(
         jax.random.PRNGKey(3), images, sizes, kp.astype(np.float32), vis, cfg
     )
+    lo, up = cfg.global_scale * cfg.scale_jitter_lo, cfg.global_scale * cfg.scale_jitter_up
+    assert np.all((np.asarray(scale) >= lo - 1e-6) & (np.asarray(scale) <= up + 1e-6))
     out, new_kp, new_vis = map(np.asarray, (out, new_kp, new_vis))
     assert out.shape == (2, *cfg.crop_size, 3)
     checked = 0
@@ -63,7 +65,7 @@ def test_invisible_stays_invisible_and_photometric_bounds():
     img, pts, _ = _dots()
     images, sizes = pad_images([img])
     cfg = AugmentConfig(crop_size=(64, 64), blur_prob=1.0)
-    out, _, vis = augment_batch(jax.random.PRNGKey(0), images, sizes, pts[None].astype(np.float32),
+    out, _, vis, _ = augment_batch(jax.random.PRNGKey(0), images, sizes, pts[None].astype(np.float32),
                                 np.array([[True, False, True]]), cfg)
     assert not bool(vis[0, 1])
     assert float(out.min()) >= 0 and float(out.max()) <= 255

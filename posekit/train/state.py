@@ -1,0 +1,92 @@
+"""The train state and the one jitted train step."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax.training import train_state
+
+from posekit.model.loss import pose_loss
+from posekit.model.pose_net import PoseNet, output_map_shape
+from posekit.model.targets import make_targets
+from posekit.train.augment import AugmentConfig, augment_batch
+
+
+class TrainState(train_state.TrainState):
+    """Flax TrainState plus batch-norm statistics and the augmentation RNG."""
+
+    batch_stats: Any
+    rng: jax.Array
+
+
+def create_train_state(
+    model: PoseNet, variables: dict, tx: optax.GradientTransformation, rng: jax.Array
+) -> TrainState:
+    """A fresh train state from model variables (step 0, new optimizer state)."""
+    return TrainState.create(
+        apply_fn=model.apply,
+        params=variables["params"],
+        batch_stats=variables.get("batch_stats", {}),
+        tx=tx,
+        rng=rng,
+    )
+
+
+def make_train_step(
+    model: PoseNet,
+    aug: AugmentConfig,
+    pose_cfg: dict,
+    schedule: optax.Schedule,
+    train_batch_norm: bool,
+):
+    """Build ``step(state, images, sizes, keypoints, visible) -> (state, metrics)``.
+
+    Augmentation, targets, forward, loss and the optimizer update run in one
+    jitted function, compiled once for the fixed batch shape. Batch norm
+    statistics are frozen (DeepLabCut, pretrained start) unless
+    ``train_batch_norm`` (training from scratch).
+    """
+    map_shape = output_map_shape(*aug.crop_size, model.output_stride)
+    target_kwargs = dict(
+        stride=model.stride,
+        pos_dist_thresh=float(pose_cfg["pos_dist_thresh"]),
+        locref_stdev=float(pose_cfg["locref_stdev"]),
+        weigh_only_present_joints=bool(pose_cfg.get("weigh_only_present_joints", False)),
+    )
+    loss_kwargs = dict(
+        locref_loss_weight=float(pose_cfg["locref_loss_weight"]),
+        locref_huber_loss=bool(pose_cfg["locref_huber_loss"]),
+    )
+
+    def step(state: TrainState, images, sizes, keypoints, visible):
+        rng, aug_rng = jax.random.split(state.rng)
+        crops, points, vis, scale = augment_batch(aug_rng, images, sizes, keypoints, visible, aug)
+        targets = make_targets(points, map_shape, visible=vis, scale=scale, **target_kwargs)
+
+        def loss_fn(params):
+            variables = {"params": params, "batch_stats": state.batch_stats}
+            if train_batch_norm:
+                outputs, updates = model.apply(
+                    variables, crops, use_running_average=False, mutable=["batch_stats"]
+                )
+                stats = updates["batch_stats"]
+            else:
+                outputs, stats = model.apply(variables, crops, use_running_average=True), state.batch_stats
+            total, parts = pose_loss(outputs, targets, **loss_kwargs)
+            return total, (parts, stats)
+
+        (_, (parts, stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+        metrics = {**parts, "lr": schedule(state.step)}
+        new_state = state.apply_gradients(grads=grads).replace(batch_stats=stats, rng=rng)
+        return new_state, metrics
+
+    return jax.jit(step, donate_argnums=0)
+
+
+def host_state(state: TrainState) -> TrainState:
+    """Copy a (possibly sharded) state to host numpy arrays for saving."""
+    return jax.device_get(state)
+

@@ -1,0 +1,89 @@
+"""``train_network``: train (or resume training) one shuffle's pose network."""
+
+from __future__ import annotations
+
+import os
+
+from posekit.train.trainer import Progress, Trainer
+
+
+def train_network(
+    config: str | os.PathLike,
+    shuffle: int = 1,
+    trainingsetindex: int = 0,
+    gputouse: int | None = None,
+    max_snapshots_to_keep: int | None = 5,
+    displayiters: int | None = None,
+    saveiters: int | None = None,
+    maxiters: int | None = None,
+    pretrained: bool = True,
+    init_weights: str | None = None,
+    restart: bool = False,
+    batch_size: int | None = None,
+    crop_size: tuple[int, int] | None = None,
+    seed: int = 0,
+) -> Progress:
+    """Train the pose network of a shuffle, resuming from its newest snapshot.
+
+    Calling it again on a shuffle that has snapshots continues from the newest
+    one (step counter, optimizer state and RNG restored) up to ``maxiters``;
+    ``restart=True`` starts over. Snapshots ``train/snapshot-<iter>.msgpack`` are
+    written every ``saveiters`` steps and at the end; ``learning_stats.csv`` logs
+    ``iteration, loss, lr`` every ``displayiters``.
+
+    Parameters
+    ----------
+    config
+        Path of the project's ``config.yaml``.
+    shuffle, trainingsetindex
+        The training set (made by ``create_training_dataset``).
+    gputouse
+        Device index (``jax.devices()``); None trains data-parallel on all.
+    max_snapshots_to_keep
+        Newest snapshots kept.
+    displayiters, saveiters, maxiters
+        Override pose_cfg ``display_iters``, ``save_iters`` and the last
+        ``multi_step`` iteration.
+    pretrained
+        Start from ImageNet weights (False: from scratch).
+    init_weights
+        Override pose_cfg ``init_weights`` (``"imagenet"``, a ``.safetensors``
+        file, or a snapshot to start from).
+    restart
+        Ignore existing snapshots.
+    batch_size, crop_size
+        Override the batch size and the fixed (h, w) training crop.
+    seed
+        Seed of initialisation, batch order and augmentation.
+
+    Returns
+    -------
+    Progress
+        Final step, loss history, images/s and snapshot paths.
+    """
+    trainer = Trainer(
+        config,
+        shuffle=shuffle,
+        trainingsetindex=trainingsetindex,
+        pretrained=pretrained,
+        init_weights=init_weights,
+        restart=restart,
+        maxiters=maxiters,
+        displayiters=displayiters,
+        saveiters=saveiters,
+        max_snapshots_to_keep=max_snapshots_to_keep,
+        batch_size=batch_size,
+        crop_size=crop_size,
+        gputouse=gputouse,
+        seed=seed,
+    )
+    return trainer.run(callback=_print_progress)
+
+
+def _print_progress(progress: Progress) -> None:
+    step, loss, lr = progress.history[-1]
+    print(
+        f"iteration {step}/{progress.maxiters}  loss {loss:.5f}  lr {lr:g}  "
+        f"{progress.images_per_second:.1f} images/s",
+        flush=True,
+    )

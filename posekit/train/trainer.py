@@ -1,0 +1,277 @@
+"""The Trainer: one shuffle's training run, resumable from its snapshots.
+
+Headless state (step, loss history, snapshots) lives here; ``train_network``
+and the notebook progress widget only drive it.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from posekit.dataset.pose_cfg import read_pose_cfg
+from posekit.dataset.training_set import TrainingSet
+from posekit.model.pose_net import init_pose_net, pose_net_from_cfg
+from posekit.model.weights import load_torchvision_resnet, resolve_init_weights
+from posekit.train.augment import AugmentConfig
+from posekit.train.data import TrainingImages, prefetch_batches
+from posekit.train.optim import make_optimizer
+from posekit.train.snapshots import list_snapshots, load_snapshot, save_snapshot
+from posekit.train.state import TrainState, create_train_state, host_state, make_train_step
+
+
+@dataclass
+class Progress:
+    """What a training run has done so far (read by widgets and callbacks)."""
+
+    step: int = 0
+    maxiters: int = 0
+    history: list[tuple[int, float, float]] = field(default_factory=list)
+    images_per_second: float = 0.0
+    snapshots: list[Path] = field(default_factory=list)
+    finished: bool = False
+
+
+def default_crop_size(max_size: tuple[int, int], global_scale: float, limit: int = 512) -> tuple[int, int]:
+    """Training crop (h, w): the scaled largest image, multiple of 16, at most ``limit``."""
+    return tuple(
+        int(min(limit, max(64, 16 * math.ceil(global_scale * s / 16)))) for s in max_size
+    )  # type: ignore[return-value]
+
+
+def _devices(gputouse: int | None) -> list[jax.Device]:
+    devices = jax.devices()
+    if gputouse is None:
+        return devices
+    if not 0 <= gputouse < len(devices):
+        raise ValueError(
+            f"gputouse={gputouse} but JAX sees {len(devices)} device(s): "
+            f"{[str(d) for d in devices]}. Use an index in 0..{len(devices) - 1} or None."
+        )
+    return [devices[gputouse]]
+
+
+class Trainer:
+    """Train one shuffle's pose network.
+
+    Parameters
+    ----------
+    config
+        Project ``config.yaml`` path (or Project).
+    shuffle, trainingsetindex
+        Which training set (``create_training_dataset`` must have made it).
+    pretrained
+        Start from ImageNet weights (pose_cfg ``init_weights``) with frozen
+        batch-norm statistics, as DeepLabCut; ``False`` trains from scratch with
+        batch norm learning its statistics.
+    init_weights
+        Override pose_cfg ``init_weights``: ``"imagenet"``, a ``.safetensors``
+        file, or a snapshot file (``snapshot-<n>.msgpack``) to start from.
+    restart
+        Ignore existing snapshots and start over at step 0.
+    maxiters, displayiters, saveiters
+        Override the pose_cfg values (final step, logging and snapshot periods).
+    max_snapshots_to_keep
+        Newest snapshots kept on disk (None: all).
+    batch_size, crop_size
+        Override pose_cfg ``batch_size`` and the fixed training crop (h, w).
+    gputouse
+        Device index; None uses every device (data-parallel).
+    seed
+        Seed of initialisation, batch order and augmentation.
+    model_overrides
+        PoseNet attributes to override (e.g. a narrow test network).
+    """
+
+    def __init__(
+        self,
+        config,
+        shuffle: int = 1,
+        trainingsetindex: int = 0,
+        pretrained: bool = True,
+        init_weights: str | None = None,
+        restart: bool = False,
+        maxiters: int | None = None,
+        displayiters: int | None = None,
+        saveiters: int | None = None,
+        max_snapshots_to_keep: int | None = 5,
+        batch_size: int | None = None,
+        crop_size: tuple[int, int] | None = None,
+        gputouse: int | None = None,
+        seed: int = 0,
+        model_overrides: dict[str, Any] | None = None,
+    ) -> None:
+        self.training_set = TrainingSet.read(config, shuffle, trainingsetindex)
+        project = self.training_set.project
+        self.model_dir = project.model_dir(self.training_set.split.fraction, shuffle)
+        self.train_dir = self.model_dir / "train"
+        self.pose_cfg = read_pose_cfg(self.train_dir / "pose_cfg.yaml")
+        cfg = self.pose_cfg
+        self.maxiters = int(maxiters if maxiters is not None else cfg["multi_step"][-1][1])
+        self.displayiters = max(int(displayiters or cfg["display_iters"]), 1)
+        self.saveiters = max(int(saveiters or cfg["save_iters"]), 1)
+        self.keep = max_snapshots_to_keep
+        self.seed = seed
+        self.devices = _devices(gputouse)
+        batch = int(batch_size or cfg["batch_size"])
+        n_dev = len(self.devices)
+        if batch % n_dev:
+            batch = n_dev * math.ceil(batch / n_dev)
+            warnings.warn(f"batch_size raised to {batch}, a multiple of the {n_dev} devices.", stacklevel=2)
+        self.batch_size = batch
+
+        paths, keypoints = self.training_set.arrays("train")
+        self.data = TrainingImages(paths, keypoints)
+        crop = tuple(crop_size) if crop_size else default_crop_size(self.data.max_size, cfg["global_scale"])
+        self.aug = AugmentConfig.from_pose_cfg(cfg, crop)
+        self.model = pose_net_from_cfg(cfg, **(model_overrides or {}))
+        self.tx, self.schedule = make_optimizer(cfg)
+        self.progress = Progress(maxiters=self.maxiters)
+        self.init_source, self.train_batch_norm, self.state = self._initial_state(
+            pretrained, init_weights, restart
+        )
+        self.progress.step = int(self.state.step)
+        self._step_fn = make_train_step(self.model, self.aug, cfg, self.schedule, self.train_batch_norm)
+        self._stop = threading.Event()
+
+    # ------------------------------------------------------------------ #
+    def _initial_state(self, pretrained: bool, init_weights: str | None, restart: bool):
+        """Resume from the newest snapshot, or build a fresh state from init weights."""
+        rng = jax.random.PRNGKey(self.seed)
+        init_rng, state_rng = jax.random.split(rng)
+        snapshots = [] if restart else list_snapshots(self.train_dir)
+        source = init_weights if init_weights is not None else (self.pose_cfg["init_weights"] if pretrained else None)
+        resolved = resolve_init_weights(source, self.model.net_type)
+        backbone = None
+        if resolved.kind == "torchvision":
+            backbone = load_torchvision_resnet(resolved.path, self.model.net_type)
+        _, variables = init_pose_net(init_rng, self.model, backbone_variables=backbone)
+        train_bn = resolved.kind == "scratch"
+        state = create_train_state(self.model, variables, self.tx, state_rng)
+        if snapshots:
+            iteration, path = snapshots[-1]
+            state = load_snapshot(path, state)
+            self._trim_log(iteration)
+            return f"resumed from {path.name}", self._resumed_bn_mode(path, train_bn), state
+        if resolved.kind == "snapshot":
+            start = load_snapshot(self._snapshot_file(resolved.path), state)
+            state = state.replace(params=start.params, batch_stats=start.batch_stats)
+            return f"initialised from {resolved.path}", False, state
+        return resolved.source or "scratch", train_bn, state
+
+    @staticmethod
+    def _snapshot_file(path: Path) -> Path:
+        path = Path(path)
+        if path.is_dir():
+            found = list_snapshots(path)
+            if not found:
+                raise FileNotFoundError(f"No snapshot-*.msgpack in '{path}'.")
+            return found[-1][1]
+        return path if path.suffix else path.with_suffix(".msgpack")
+
+    def _resumed_bn_mode(self, path: Path, default: bool) -> bool:
+        from posekit.train.snapshots import read_snapshot_metadata
+
+        return bool(read_snapshot_metadata(path).get("train_batch_norm", default))
+
+    @property
+    def stats_path(self) -> Path:
+        """``learning_stats.csv``: lines ``iteration, loss, lr``."""
+        return self.train_dir / "learning_stats.csv"
+
+    def _trim_log(self, iteration: int) -> None:
+        """Drop log lines past the resumed snapshot (they will be re-run)."""
+        if self.stats_path.exists():
+            lines = self.stats_path.read_text().splitlines()
+            kept = [ln for ln in lines if ln and int(ln.split(",")[0]) <= iteration]
+            self.stats_path.write_text("".join(f"{ln}\n" for ln in kept))
+
+    def _metadata(self) -> dict[str, Any]:
+        return {
+            "net_type": self.model.net_type,
+            "num_joints": self.model.num_joints,
+            "bodyparts": list(self.pose_cfg["all_joints_names"]),
+            "output_stride": self.model.output_stride,
+            "crop_size": list(self.aug.crop_size),
+            "batch_size": self.batch_size,
+            "train_batch_norm": self.train_batch_norm,
+            "init": self.init_source,
+            "seed": self.seed,
+        }
+
+    def save(self) -> Path:
+        """Write the current state as ``snapshot-<step>``."""
+        step = int(self.state.step)
+        path = save_snapshot(self.train_dir, step, host_state(self.state), self._metadata(), self.keep)
+        self.progress.snapshots = [p for _, p in list_snapshots(self.train_dir)]
+        return path
+
+    def stop(self) -> None:
+        """Ask a running :meth:`run` to stop after the current step (and snapshot)."""
+        self._stop.set()
+
+    # ------------------------------------------------------------------ #
+    def run(self, callback: Callable[[Progress], None] | None = None) -> Progress:
+        """Train from the current step up to ``maxiters``.
+
+        Snapshots are written every ``saveiters`` steps and at the end (also when
+        stopped); ``learning_stats.csv`` gets a line every ``displayiters``.
+        ``callback(progress)`` is called after each logged step.
+        """
+        self._stop.clear()
+        start = int(self.state.step)
+        if start >= self.maxiters:
+            self.progress.finished = True
+            return self.progress
+        from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+        mesh = Mesh(np.array(self.devices), ("data",))
+        data_sharding = NamedSharding(mesh, PartitionSpec("data"))
+        self.state = jax.device_put(self.state, NamedSharding(mesh, PartitionSpec()))
+        self.train_dir.mkdir(parents=True, exist_ok=True)
+        batches = prefetch_batches(self.data, self.batch_size, self.seed, start_batch=start)
+        loss_sum, n_losses = 0.0, 0  # summed on the device: no sync per step
+        t0, n0 = time.perf_counter(), start
+        with open(self.stats_path, "a", encoding="utf-8") as log:
+            try:
+                for step in range(start + 1, self.maxiters + 1):
+                    b = next(batches)
+                    inputs = jax.device_put((b.images, b.sizes, b.keypoints, b.visible), data_sharding)
+                    self.state, metrics = self._step_fn(self.state, *inputs)
+                    if step == start + 1:  # compiled: time throughput from here
+                        jax.block_until_ready(metrics)
+                        t0, n0 = time.perf_counter(), step
+                    loss_sum, n_losses = loss_sum + metrics["total_loss"], n_losses + 1
+                    if step % self.displayiters == 0 or step == self.maxiters:
+                        loss, lr = float(loss_sum) / n_losses, float(metrics["lr"])
+                        loss_sum, n_losses = 0.0, 0
+                        log.write(f"{step}, {loss:.6g}, {lr:.6g}\n")
+                        log.flush()
+                        elapsed = time.perf_counter() - t0
+                        if step > n0:
+                            self.progress.images_per_second = (step - n0) * self.batch_size / elapsed
+                        self.progress.history.append((step, loss, lr))
+                        self.progress.step = step
+                        if callback is not None:
+                            callback(self.progress)
+                    self.progress.step = step
+                    if step % self.saveiters == 0 or step == self.maxiters or self._stop.is_set():
+                        self.save()
+                    if self._stop.is_set():
+                        break
+            except KeyboardInterrupt:
+                self.save()  # interrupted in a notebook: keep what was learnt
+                warnings.warn(f"Training interrupted at step {int(self.state.step)}; snapshot saved.", stacklevel=2)
+            finally:
+                batches.close()
+        self.progress.finished = int(self.state.step) >= self.maxiters
+        return self.progress

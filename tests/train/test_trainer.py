@@ -1,0 +1,91 @@
+"""Trainer / train_network: snapshots, exact resume, logging, devices (tiny network)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import jax
+import numpy as np
+import pytest
+
+from posekit.dataset import create_training_dataset
+from posekit.train.snapshots import list_snapshots
+from posekit.train.trainer import Trainer
+
+TINY = {"net_type": "resnet_18", "backbone_features": 8}
+FAST = dict(pretrained=False, batch_size=2, crop_size=(64, 64), model_overrides=TINY)
+
+
+@pytest.fixture
+def config(synthetic_copy):
+    create_training_dataset(synthetic_copy, seed=0)
+    return synthetic_copy
+
+
+def _params(trainer):
+    return jax.tree_util.tree_leaves(jax.device_get(trainer.state.params))
+
+
+def test_snapshots_logging_and_exact_resume(config):
+    full = Trainer(config, maxiters=4, displayiters=1, saveiters=2, max_snapshots_to_keep=1, **FAST)
+    full.run()
+    assert [it for it, _ in list_snapshots(full.train_dir)] == [4]
+    lines = full.stats_path.read_text().splitlines()
+    assert [int(ln.split(",")[0]) for ln in lines] == [1, 2, 3, 4]
+    assert all(float(ln.split(",")[2]) == pytest.approx(0.005) for ln in lines)
+    reference = _params(full)
+
+    # same run in two halves: the second resumes from snapshot-2
+    for p in list(full.train_dir.iterdir()):
+        if p.name.startswith("snapshot") or p.name == "learning_stats.csv":
+            p.unlink()
+    Trainer(config, maxiters=2, displayiters=1, saveiters=2, **FAST).run()
+    resumed = Trainer(config, maxiters=4, displayiters=1, saveiters=2, **FAST)
+    assert int(resumed.state.step) == 2 and resumed.init_source == "resumed from snapshot-2.msgpack"
+    resumed.run()
+    for a, b in zip(reference, _params(resumed)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert len(resumed.stats_path.read_text().splitlines()) == 4
+
+    restarted = Trainer(config, maxiters=1, restart=True, **FAST)
+    assert int(restarted.state.step) == 0
+
+
+def test_init_from_snapshot_freezes_batch_norm(config):
+    first = Trainer(config, maxiters=1, saveiters=1, **FAST)
+    first.run()
+    snap = list_snapshots(first.train_dir)[-1][1]
+    other = Trainer(config, maxiters=1, restart=True, init_weights=str(snap),
+                    batch_size=2, crop_size=(64, 64), model_overrides=TINY)
+    assert other.init_source.startswith("initialised from") and not other.train_batch_norm
+    assert int(other.state.step) == 0
+    for a, b in zip(_params(first), _params(other)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_bad_device_and_missing_dataset(config, synthetic_copy):
+    with pytest.raises(ValueError, match="gputouse=7"):
+        Trainer(config, gputouse=7, **FAST)
+    with pytest.raises(FileNotFoundError, match="create_training_dataset"):
+        Trainer(config, shuffle=9, **FAST)
+
+
+def test_data_parallel_on_two_host_devices(config, tmp_path):
+    script = textwrap.dedent(f"""
+        import jax
+        from posekit.train.trainer import Trainer
+        assert len(jax.devices()) == 2
+        t = Trainer({str(config)!r}, maxiters=2, saveiters=2, pretrained=False, batch_size=3,
+                    crop_size=(64, 64), model_overrides={TINY!r})
+        assert t.batch_size == 4
+        t.run()
+        leaf = jax.tree_util.tree_leaves(t.state.params)[0]
+        print("DEVICES", len(leaf.sharding.device_set), int(t.state.step))
+    """)
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "DEVICES 2 2" in out.stdout
