@@ -17,16 +17,6 @@ def label_frames(config: Any, *args: Any, **kwargs: Any) -> NoReturn:
     _not_built("label_frames", "the notebook widgets (labeling canvas)")
 
 
-def create_training_dataset(config: Any, *args: Any, **kwargs: Any) -> NoReturn:
-    """Build a training set (not built yet)."""
-    _not_built("create_training_dataset", "the pose core")
-
-
-def train_network(config: Any, *args: Any, **kwargs: Any) -> NoReturn:
-    """Train the pose network (not built yet)."""
-    _not_built("train_network", "the pose core")
-
-
 def evaluate_network(config: Any, *args: Any, **kwargs: Any) -> NoReturn:
     """Evaluate a trained network (not built yet)."""
     _not_built("evaluate_network", "evaluation and video analysis")

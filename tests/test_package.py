@@ -32,8 +32,6 @@ VERBS = [
 
 UNBUILT = [
     "label_frames",
-    "create_training_dataset",
-    "train_network",
     "evaluate_network",
     "analyze_videos",
     "create_labeled_video",
