@@ -1,0 +1,1 @@
+"""Notebook widgets: each renders one core object and forwards user events to it."""
