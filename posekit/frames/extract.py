@@ -6,6 +6,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +39,7 @@ def extract_frames(
     cluster_color: bool = False,
     videos_list: Sequence[str | os.PathLike] | None = None,
     seed: int | None = None,
-) -> dict[str, Extraction]:
+) -> dict[str, Extraction] | Any:
     """Extract frames to label from the project's videos.
 
     Frames are saved as ``labeled-data/<stem>/img<index>.png`` (DeepLabCut's zero
@@ -50,7 +51,9 @@ def extract_frames(
     config
         Path of the project's ``config.yaml`` (or an open Project).
     mode
-        ``"automatic"``. (``"manual"`` opens the frame grabber widget, not built yet.)
+        ``"automatic"``, or ``"manual"``: returns the frame-grabber widget (scrub a
+        video, grab frames by hand; works headless too, see
+        :class:`posekit.frames.grabber.FrameGrabber`).
     algo
         ``"kmeans"`` (one frame per cluster of downsampled frames, for visual
         diversity) or ``"uniform"`` (uniformly random frames).
@@ -72,8 +75,9 @@ def extract_frames(
 
     Returns
     -------
-    dict of str to Extraction
-        Per video stem: the frames written and those already there.
+    dict of str to Extraction, or FrameGrabberWidget
+        Per video stem: the frames written and those already there
+        (``mode="manual"``: the grabber widget).
 
     Raises
     ------
@@ -82,10 +86,15 @@ def extract_frames(
     FileNotFoundError, posekit.errors.VideoError
         If a video is missing or unreadable (the message names it).
     """
-    if mode == "manual" or crop == "GUI":
+    if mode == "manual":
+        from posekit.widgets.grabber import manual_extraction
+
+        first = video_stem(str(videos_list[0])) if videos_list else None
+        return manual_extraction(config, stem=first, crop=crop is True)
+    if crop == "GUI":
         raise NotImplementedError(
-            "extract_frames(mode='manual') and crop='GUI' open notebook widgets, which "
-            "are not built yet. Use mode='automatic' with crop=True/False."
+            "extract_frames(crop='GUI') opens the crop-box editor, which is not wired yet. "
+            "Set the crop box in config.yaml video_sets and use crop=True."
         )
     if mode != "automatic":
         raise ValueError(f"mode={mode!r} is not known; use 'automatic' or 'manual'.")

@@ -12,6 +12,7 @@ import numpy as np
 
 from posekit.io.images import read_image, write_png
 from posekit.project.project import Project
+from posekit.utils.notebook import in_notebook
 from posekit.viz.colors import bodypart_colors, named_color
 from posekit.viz.draw import draw_pose
 
@@ -60,7 +61,9 @@ def check_labels(
     Returns
     -------
     dict of str to LabelCheck
-        Per video stem: the output folder, images written and labels without an image.
+        Per video stem: the output folder, images written and labels without an
+        image. In a notebook, a gallery widget of the images instead (its
+        ``results`` attribute holds this dict).
     """
     from posekit.io.labels import LabelTable
 
@@ -101,4 +104,8 @@ def check_labels(
         with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
             result.images = list(pool.map(render, todo))
         results[stem] = result
+    if in_notebook():
+        from posekit.widgets.gallery import LabelGallery
+
+        return LabelGallery(results)
     return results

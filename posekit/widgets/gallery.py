@@ -43,6 +43,7 @@ class LabelGallery(W.VBox):
         results: Mapping[str, LabelCheck | Sequence[str | os.PathLike]],
         max_width: int = GALLERY_MAX_WIDTH,
     ) -> None:
+        self.results = dict(results)
         self.images: dict[str, list[Path]] = {
             stem: [Path(p) for p in getattr(result, "images", result)] for stem, result in results.items()
         }

@@ -82,8 +82,6 @@ def test_argument_errors(project):
         extract_frames(project, algo="random")
     with pytest.raises(ValueError, match="not in the project"):
         extract_frames(project, videos_list=["other.mp4"])
-    with pytest.raises(NotImplementedError, match="widgets"):
-        extract_frames(project, mode="manual")
     with pytest.raises(ValueError, match="cluster_step"):
         extract_frames(project, cluster_step=0)
 
@@ -99,3 +97,13 @@ def test_userfeedback_no_skips(project, monkeypatch):
     monkeypatch.setattr("builtins.input", lambda prompt: "no")
     assert extract_frames(project, userfeedback=True) == {}
     assert project.frame_images(project.video_stems()[0]) == []
+
+
+def test_manual_mode_returns_frame_grabber(project):
+    from posekit.widgets.grabber import FrameGrabberWidget
+
+    widget = extract_frames(project, mode="manual")
+    try:
+        assert isinstance(widget, FrameGrabberWidget)
+    finally:
+        widget.close()

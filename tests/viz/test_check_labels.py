@@ -47,3 +47,13 @@ def test_reaching_example(reaching_project):
     assert len(result.images) == 55
     first = read_image(result.images[0])
     assert first.shape == (747, 832, 3)
+
+
+def test_notebook_returns_gallery(synthetic_copy, monkeypatch):
+    from posekit.widgets.gallery import LabelGallery
+
+    monkeypatch.setenv("POSEKIT_WIDGETS", "1")
+    gallery = check_labels(synthetic_copy)
+    assert isinstance(gallery, LabelGallery)
+    (stem, result), = gallery.results.items()
+    assert len(result.images) == 8 and gallery.images[stem] == result.images
