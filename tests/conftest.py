@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# Trainers built in different tests compile the same programs: share XLA's
+# compilation cache across them (and with subprocesses) for this test session.
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", tempfile.mkdtemp(prefix="posekit-jax-cache-"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 
 REPO = Path(__file__).resolve().parents[1]
 REACHING = Path(
