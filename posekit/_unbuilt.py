@@ -12,11 +12,6 @@ def _not_built(verb: str, part: str) -> NoReturn:
     )
 
 
-def label_frames(config: Any, *args: Any, **kwargs: Any) -> NoReturn:
-    """Label frames on a notebook canvas (not built yet)."""
-    _not_built("label_frames", "the notebook widgets (labeling canvas)")
-
-
 def evaluate_network(config: Any, *args: Any, **kwargs: Any) -> NoReturn:
     """Evaluate a trained network (not built yet)."""
     _not_built("evaluate_network", "evaluation and video analysis")

@@ -31,7 +31,6 @@ VERBS = [
 ]
 
 UNBUILT = [
-    "label_frames",
     "evaluate_network",
     "analyze_videos",
     "create_labeled_video",

@@ -59,7 +59,8 @@ def extract_frames(
         diversity) or ``"uniform"`` (uniformly random frames).
     crop
         ``True`` crops each frame with the video's ``video_sets`` crop box, so labels
-        are in cropped-image coordinates.
+        are in cropped-image coordinates. ``"GUI"`` returns a crop-box editor per
+        video: "Apply" writes the box to config.yaml and extracts with it.
     userfeedback
         Ask, per video, whether to extract from it.
     cluster_step
@@ -91,11 +92,6 @@ def extract_frames(
 
         first = video_stem(str(videos_list[0])) if videos_list else None
         return manual_extraction(config, stem=first, crop=crop is True)
-    if crop == "GUI":
-        raise NotImplementedError(
-            "extract_frames(crop='GUI') opens the crop-box editor, which is not wired yet. "
-            "Set the crop box in config.yaml video_sets and use crop=True."
-        )
     if mode != "automatic":
         raise ValueError(f"mode={mode!r} is not known; use 'automatic' or 'manual'.")
     if algo not in ALGORITHMS:
@@ -105,14 +101,45 @@ def extract_frames(
     project = Project.open(config)
     stems = _selected_stems(project, videos_list)
     rng = np.random.default_rng(seed)
+
+    def extract(stem: str, cropped: bool) -> Extraction:
+        project.reload()  # the crop editor may have changed config.yaml
+        return _extract_video(
+            project, stem, algo, cropped, cluster_step, cluster_resizewidth, cluster_color, rng
+        )
+
+    if crop == "GUI":
+        return _crop_then_extract(project, stems, extract)
     results = {}
     for stem in stems:
         if userfeedback and not _ask(f"Extract frames from '{stem}'? (yes/no) "):
             continue
-        results[stem] = _extract_video(
-            project, stem, algo, bool(crop), cluster_step, cluster_resizewidth, cluster_color, rng
-        )
+        results[stem] = extract(stem, bool(crop))
     return results
+
+
+def _crop_then_extract(project: Project, stems: list[str], extract) -> Any:
+    """One crop-box editor per video; Apply writes the box, then extracts with it.
+
+    The extraction of each video lands in the returned widget's ``results``.
+    """
+    import ipywidgets as W
+
+    from posekit.widgets.crop_editor import crop_editor
+
+    results: dict[str, Extraction] = {}
+    editors = []
+    for stem in stems:
+        def on_apply(_box, stem=stem):
+            results[stem] = extract(stem, True)
+
+        editors.append(crop_editor(project, stem, on_apply=on_apply))
+    if len(editors) == 1:
+        widget = editors[0]
+    else:
+        widget = W.Tab(children=editors, titles=tuple(stems))
+    widget.results = results
+    return widget
 
 
 def _selected_stems(project: Project, videos_list) -> list[str]:

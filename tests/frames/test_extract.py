@@ -107,3 +107,15 @@ def test_manual_mode_returns_frame_grabber(project):
         assert isinstance(widget, FrameGrabberWidget)
     finally:
         widget.close()
+
+
+def test_crop_gui_applies_box_then_extracts(project):
+    stem = project.video_stems()[0]
+    widget = extract_frames(project, crop="GUI", algo="uniform", seed=0)
+    widget.x1.value, widget.x2.value = 20, 120
+    widget.y1.value, widget.y2.value = 10, 90
+    widget.apply_button.click()
+    assert Project.open(project.config_path).crop_box(stem) == (20, 120, 10, 90)
+    written = widget.results[stem].written
+    assert len(written) == 8
+    assert all(read_image(p).shape == (80, 100, 3) for p in written)
