@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 
+from typing import Any
+
 from posekit.train.trainer import Progress, Trainer
+from posekit.utils.notebook import in_notebook
 
 
 def train_network(
@@ -22,7 +25,7 @@ def train_network(
     batch_size: int | None = None,
     crop_size: tuple[int, int] | None = None,
     seed: int = 0,
-) -> Progress:
+) -> Progress | Any:
     """Train the pose network of a shuffle, resuming from its newest snapshot.
 
     Calling it again on a shuffle that has snapshots continues from the newest
@@ -58,8 +61,10 @@ def train_network(
 
     Returns
     -------
-    Progress
-        Final step, loss history, images/s and snapshot paths.
+    Progress or TrainingWidget
+        Final step, loss history, images/s and snapshot paths. In a notebook,
+        training runs in the background and a progress widget (bar, loss curve,
+        Stop button) is returned at once; its ``trainer.progress`` is the same.
     """
     trainer = Trainer(
         config,
@@ -77,6 +82,10 @@ def train_network(
         gputouse=gputouse,
         seed=seed,
     )
+    if in_notebook():
+        from posekit.widgets.training import TrainingWidget
+
+        return TrainingWidget(trainer)
     return trainer.run(callback=_print_progress)
 
 

@@ -21,7 +21,7 @@ FAST = dict(pretrained=False, batch_size=2, crop_size=(64, 64), model_overrides=
 
 @pytest.fixture
 def config(synthetic_copy):
-    create_training_dataset(synthetic_copy, seed=0)
+    create_training_dataset(synthetic_copy, seed=0, net_type="resnet_18")
     return synthetic_copy
 
 
@@ -89,3 +89,21 @@ def test_data_parallel_on_two_host_devices(config, tmp_path):
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "DEVICES 2 2" in out.stdout
+
+
+def test_train_network_and_notebook_widget(config, monkeypatch, capsys):
+    from posekit import train_network
+    from posekit.widgets.training import TrainingWidget
+
+    progress = train_network(config, maxiters=2, displayiters=1, saveiters=2, pretrained=False,
+                             batch_size=2, crop_size=(64, 64))
+    assert progress.finished and progress.step == 2
+    assert "iteration 2/2" in capsys.readouterr().out
+
+    monkeypatch.setenv("POSEKIT_WIDGETS", "1")
+    widget = train_network(config, maxiters=3, displayiters=1, saveiters=3, pretrained=False,
+                           batch_size=2, crop_size=(64, 64))
+    assert isinstance(widget, TrainingWidget)
+    widget.wait(timeout=600)
+    assert widget.error is None and widget.trainer.progress.step == 3
+    assert widget.bar.value == 3 and "finished" in widget.status.value
