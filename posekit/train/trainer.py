@@ -148,7 +148,9 @@ class Trainer:
         """Resume from the newest snapshot, or build a fresh state from init weights."""
         rng = jax.random.PRNGKey(self.seed)
         init_rng, state_rng = jax.random.split(rng)
-        snapshots = [] if restart else list_snapshots(self.train_dir)
+        if restart:
+            self._archive_previous_run()
+        snapshots = list_snapshots(self.train_dir)
         source = init_weights if init_weights is not None else (self.pose_cfg["init_weights"] if pretrained else None)
         resolved = resolve_init_weights(source, self.model.net_type)
         backbone = None
@@ -167,6 +169,19 @@ class Trainer:
             state = state.replace(params=start.params, batch_stats=start.batch_stats)
             return f"initialised from {resolved.path}", False, state
         return resolved.source or "scratch", train_bn, state
+
+    def _archive_previous_run(self) -> None:
+        """Move an earlier run's snapshots and log aside (``train/previous-run-<time>/``)."""
+        old = [p for _, p in list_snapshots(self.train_dir)]
+        old += [p.with_suffix(".json") for p in old if p.with_suffix(".json").exists()]
+        if self.stats_path.exists():
+            old.append(self.stats_path)
+        if not old:
+            return
+        archive = self.train_dir / time.strftime("previous-run-%Y%m%d-%H%M%S")
+        archive.mkdir(exist_ok=True)
+        for path in old:
+            path.rename(archive / path.name)
 
     @staticmethod
     def _snapshot_file(path: Path) -> Path:
@@ -201,6 +216,7 @@ class Trainer:
             "num_joints": self.model.num_joints,
             "bodyparts": list(self.pose_cfg["all_joints_names"]),
             "output_stride": self.model.output_stride,
+            "backbone_features": self.model.backbone_features,
             "crop_size": list(self.aug.crop_size),
             "batch_size": self.batch_size,
             "train_batch_norm": self.train_batch_norm,

@@ -52,6 +52,9 @@ def test_snapshots_logging_and_exact_resume(config):
 
     restarted = Trainer(config, maxiters=1, restart=True, **FAST)
     assert int(restarted.state.step) == 0
+    assert list_snapshots(restarted.train_dir) == []  # the old run is archived, not lost
+    (archive,) = restarted.train_dir.glob("previous-run-*")
+    assert (archive / "snapshot-4.msgpack").is_file() and (archive / "learning_stats.csv").is_file()
 
 
 def test_init_from_snapshot_freezes_batch_norm(config):

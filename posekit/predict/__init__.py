@@ -1,0 +1,1 @@
+"""Prediction: loading snapshots, analysing videos, evaluating networks."""

@@ -1,0 +1,163 @@
+"""A trained network ready to predict: the snapshot config.yaml names, compiled once per shape."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from posekit.dataset.pose_cfg import read_pose_cfg
+from posekit.project.project import Project
+from posekit.train.snapshots import list_snapshots, read_snapshot_metadata
+
+
+def select_snapshots(train_dir: Path, snapshotindex: int | str) -> list[tuple[int, Path]]:
+    """The snapshot(s) a config ``snapshotindex`` picks (-1 newest, ``"all"``, an index).
+
+    Raises
+    ------
+    FileNotFoundError
+        If the shuffle has no snapshot yet (train it first).
+    IndexError
+        If the index is out of range (the message lists what exists).
+    """
+    found = list_snapshots(train_dir)
+    if not found:
+        raise FileNotFoundError(
+            f"No snapshot in '{train_dir}'. Train this shuffle first (posekit.train_network)."
+        )
+    if snapshotindex == "all":
+        return found
+    try:
+        return [found[int(snapshotindex)]]
+    except (IndexError, ValueError):
+        raise IndexError(
+            f"snapshotindex={snapshotindex!r} but '{train_dir}' holds {len(found)} snapshot(s) "
+            f"(iterations {[it for it, _ in found]}); use -1 for the newest, 'all', or 0..{len(found) - 1}."
+        ) from None
+
+
+def scorer_name(project: Project, shuffle: int, iterations: int, net_type: str) -> str:
+    """DeepLabCut's scorer: ``DLC_<net><Task><date>shuffle<k>_<iterations>`` (``resnet_50`` -> ``resnet50``)."""
+    net = net_type.replace("_", "")
+    return f"DLC_{net}_{project.task_date}shuffle{shuffle}_{int(iterations)}"
+
+
+@dataclass
+class Predictor:
+    """Predict poses with one snapshot.
+
+    Attributes
+    ----------
+    model : PoseNet
+    variables : dict
+        ``params`` and ``batch_stats`` from the snapshot.
+    bodyparts : list of str
+    iteration : int
+        Training iteration of the snapshot.
+    scorer : str
+        DeepLabCut scorer name of this network and snapshot.
+    snapshot : Path
+    pose_cfg : dict
+    batch_size : int
+        Every call is padded to this many frames (one compiled shape per size).
+    """
+
+    model: Any
+    variables: dict
+    bodyparts: list[str]
+    iteration: int
+    scorer: str
+    snapshot: Path
+    pose_cfg: dict
+    batch_size: int
+
+    def __post_init__(self) -> None:
+        from posekit.model.decode import make_predict_fn
+
+        self._predict = make_predict_fn(self.model, locref_stdev=float(self.pose_cfg["locref_stdev"]))
+
+    def predict(self, frames: np.ndarray) -> np.ndarray:
+        """Poses of up to ``batch_size`` RGB frames.
+
+        Parameters
+        ----------
+        frames
+            (n, H, W, 3) uint8, n <= batch_size; padded to the batch size, so
+            one compiled function serves every batch of a video.
+
+        Returns
+        -------
+        numpy.ndarray
+            (n, J, 3): x, y, likelihood per body part, in frame pixels.
+        """
+        n = len(frames)
+        if n > self.batch_size:
+            raise ValueError(f"Got {n} frames, more than batch_size={self.batch_size}.")
+        if n < self.batch_size:
+            pad = np.zeros((self.batch_size - n, *frames.shape[1:]), frames.dtype)
+            frames = np.concatenate([frames, pad])
+        return np.asarray(self._predict(self.variables, frames))[:n]
+
+    def predict_async(self, frames: np.ndarray):
+        """Like :meth:`predict` (full batches only) but returns the device array at once.
+
+        Lets the caller decode the next batch while the device computes.
+        """
+        return self._predict(self.variables, frames)
+
+
+def load_predictor(
+    config: str | os.PathLike | Project,
+    shuffle: int = 1,
+    trainingsetindex: int = 0,
+    snapshot: Path | None = None,
+    batch_size: int | None = None,
+) -> Predictor:
+    """Load the snapshot that config ``snapshotindex`` names (or ``snapshot``).
+
+    Parameters
+    ----------
+    config
+        Project config path (or Project).
+    shuffle, trainingsetindex
+        Which trained shuffle.
+    snapshot
+        A specific ``snapshot-<n>.msgpack`` (default: per ``snapshotindex``;
+        ``"all"`` takes the newest).
+    batch_size
+        Inference batch (default: config ``batch_size``).
+    """
+    from flax import serialization
+
+    from posekit.model.pose_net import pose_net_from_cfg
+
+    project = Project.open(config)
+    fraction = project.training_fraction(trainingsetindex)
+    train_dir = project.model_dir(fraction, shuffle) / "train"
+    if snapshot is None:
+        index = project.cfg["snapshotindex"]
+        iteration, snapshot = select_snapshots(train_dir, -1 if index == "all" else index)[0]
+    snapshot = Path(snapshot)
+    meta = read_snapshot_metadata(snapshot)
+    pose_cfg = read_pose_cfg(train_dir / "pose_cfg.yaml")
+    overrides = {k: meta[k] for k in ("net_type", "output_stride") if k in meta}
+    if "backbone_features" in meta:
+        overrides["backbone_features"] = meta["backbone_features"]
+    model = pose_net_from_cfg(pose_cfg, **overrides)
+    state = serialization.msgpack_restore(snapshot.read_bytes())
+    variables = {"params": state["params"], "batch_stats": state.get("batch_stats", {})}
+    iteration = int(meta.get("iteration", state.get("step", 0)))
+    return Predictor(
+        model=model,
+        variables=variables,
+        bodyparts=list(pose_cfg["all_joints_names"]),
+        iteration=iteration,
+        scorer=scorer_name(project, shuffle, iteration, model.net_type),
+        snapshot=snapshot,
+        pose_cfg=pose_cfg,
+        batch_size=int(batch_size or project.cfg["batch_size"]),
+    )
