@@ -25,7 +25,12 @@ from posekit.model.weights import load_torchvision_resnet, resolve_init_weights
 from posekit.train.augment import AugmentConfig
 from posekit.train.data import TrainingImages, prefetch_batches
 from posekit.train.optim import make_optimizer
-from posekit.train.snapshots import list_snapshots, load_snapshot, save_snapshot
+from posekit.train.snapshots import (
+    list_snapshots,
+    load_snapshot,
+    read_snapshot_metadata,
+    save_snapshot,
+)
 from posekit.train.state import TrainState, create_train_state, host_state, make_train_step
 
 
@@ -145,30 +150,34 @@ class Trainer:
 
     # ------------------------------------------------------------------ #
     def _initial_state(self, pretrained: bool, init_weights: str | None, restart: bool):
-        """Resume from the newest snapshot, or build a fresh state from init weights."""
-        rng = jax.random.PRNGKey(self.seed)
-        init_rng, state_rng = jax.random.split(rng)
-        if restart:
-            self._archive_previous_run()
-        snapshots = list_snapshots(self.train_dir)
+        """Resume from the newest snapshot, or build a fresh state from init weights.
+
+        Resuming needs no initial weights (so it works offline); with ``restart``
+        the start weights are loaded first, then the old run is archived.
+        """
+        init_rng, state_rng = jax.random.split(jax.random.PRNGKey(self.seed))
+        snapshots = [] if restart else list_snapshots(self.train_dir)
+        if snapshots:
+            iteration, path = snapshots[-1]
+            _, variables = init_pose_net(init_rng, self.model)
+            state = load_snapshot(path, create_train_state(self.model, variables, self.tx, state_rng))
+            self._trim_log(iteration)
+            return f"resumed from {path.name}", self._resumed_bn_mode(path), state
         source = init_weights if init_weights is not None else (self.pose_cfg["init_weights"] if pretrained else None)
         resolved = resolve_init_weights(source, self.model.net_type)
         backbone = None
         if resolved.kind == "torchvision":
             backbone = load_torchvision_resnet(resolved.path, self.model.net_type)
         _, variables = init_pose_net(init_rng, self.model, backbone_variables=backbone)
-        train_bn = resolved.kind == "scratch"
         state = create_train_state(self.model, variables, self.tx, state_rng)
-        if snapshots:
-            iteration, path = snapshots[-1]
-            state = load_snapshot(path, state)
-            self._trim_log(iteration)
-            return f"resumed from {path.name}", self._resumed_bn_mode(path, train_bn), state
+        train_bn, how = resolved.kind == "scratch", resolved.source or "scratch"
         if resolved.kind == "snapshot":
             start = load_snapshot(self._snapshot_file(resolved.path), state)
             state = state.replace(params=start.params, batch_stats=start.batch_stats)
-            return f"initialised from {resolved.path}", False, state
-        return resolved.source or "scratch", train_bn, state
+            train_bn, how = False, f"initialised from {resolved.path}"
+        if restart:
+            self._archive_previous_run()
+        return how, train_bn, state
 
     def _archive_previous_run(self) -> None:
         """Move an earlier run's snapshots and log aside (``train/previous-run-<time>/``)."""
@@ -193,10 +202,9 @@ class Trainer:
             return found[-1][1]
         return path if path.suffix else path.with_suffix(".msgpack")
 
-    def _resumed_bn_mode(self, path: Path, default: bool) -> bool:
-        from posekit.train.snapshots import read_snapshot_metadata
-
-        return bool(read_snapshot_metadata(path).get("train_batch_norm", default))
+    @staticmethod
+    def _resumed_bn_mode(path: Path) -> bool:
+        return bool(read_snapshot_metadata(path).get("train_batch_norm", False))
 
     @property
     def stats_path(self) -> Path:
