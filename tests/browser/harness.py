@@ -380,3 +380,51 @@ def type_into(locator: Any, text: str) -> None:
 
 def json_timings(timings: dict[str, float]) -> str:
     return json.dumps({k: round(v, 2) for k, v in timings.items()})
+
+
+# -- real mouse gestures on a canvas (added for the labeler and crop-editor tests) ----- #
+_CANVAS_GEOMETRY = """el => ({w: el.width, h: el.height, box: el.getBoundingClientRect().toJSON()})"""
+
+
+def canvas_page_point(locator: Any, u: float, v: float, snap: bool = True) -> tuple[float, float]:
+    """Viewport (CSS px) position of canvas pixel coordinate ``(u, v)`` of a ``<canvas>``.
+
+    The inverse of ipycanvas's ``getCoordinates`` (``u = canvas.width * (clientX -
+    rect.left) / rect.width``), so CSS scaling of the element is accounted for.
+    Feed the result to ``page.mouse`` (which takes viewport coordinates); the
+    element is scrolled into view first.
+
+    Chromium reports ``MouseEvent.clientX/Y`` as whole CSS px (the pointer
+    position floored), so the point returned is snapped to the whole client
+    pixel nearest the exact one (plus 0.25, safe whether the browser floors or
+    rounds): the kernel then gets ``(u, v)`` within 0.5 CSS px (times the
+    CSS-to-canvas ratio). With ``snap=False`` the exact point is returned.
+    """
+    locator.scroll_into_view_if_needed()
+    geo = locator.evaluate(_CANVAS_GEOMETRY)
+    box = geo["box"]
+    x = box["x"] + u * box["width"] / geo["w"]
+    y = box["y"] + v * box["height"] / geo["h"]
+    if snap:
+        x, y = round(x) + 0.25, round(y) + 0.25
+    return x, y
+
+
+def mouse_drag(page: Any, start: tuple[float, float], end: tuple[float, float],
+               steps: int = 12) -> None:
+    """Press the left button at viewport point ``start``, move in ``steps`` to ``end``, release."""
+    page.mouse.move(*start)
+    page.mouse.down()
+    page.mouse.move(*end, steps=steps)
+    page.mouse.up()
+
+
+def canvas_opaque_fraction(locator: Any) -> float:
+    """Fraction of a ``<canvas>``'s pixels that are fully opaque (``getImageData`` alpha = 255).
+
+    A canvas the kernel never painted (ipycanvas issue #322, the blank-canvas
+    pitfall) is fully transparent: 0.0.
+    """
+    return locator.evaluate("""el => { const d = el.getContext('2d').getImageData(0, 0, el.width, el.height).data;
+        let n = 0; for (let i = 3; i < d.length; i += 4) { if (d[i] === 255) n++; }
+        return n / (el.width * el.height); }""")
