@@ -12,7 +12,7 @@ def demo(workdir: Path, n_frames: int, numframes2pick: int, seed: int) -> Path:
     """Create the synthetic project, extract frames (k-means), check labels; print paths."""
     from posekit.datasets import make_synthetic_project
     from posekit.project.project import Project
-    from posekit.viz.check_labels import check_labels
+    from posekit.viz.check_labels import write_labeled_images
 
     t0 = time.perf_counter()
     config = make_synthetic_project(
@@ -26,7 +26,7 @@ def demo(workdir: Path, n_frames: int, numframes2pick: int, seed: int) -> Path:
         print(f"video:            {project.video_path(stem)}")
         print(f"extracted frames: {len(frames)} in {project.labeled_folder(stem)} (k-means)")
         print(f"labels:           {project.collected_data_path(stem)} (+ .csv)")
-    for stem, result in check_labels(project).items():
+    for stem, result in write_labeled_images(project).items():
         print(f"check_labels:     {len(result.images)} images in {result.folder}")
     print(f"done in {time.perf_counter() - t0:.1f} s")
     return project.config_path

@@ -7,6 +7,7 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -38,8 +39,28 @@ def check_labels(
     draw_skeleton: bool = True,
     marker: str = "+",
     workers: int = 2,
-) -> dict[str, LabelCheck]:
+) -> dict[str, LabelCheck] | Any:
     """Draw the labels of every labeled video onto its frames, for checking by eye.
+
+    See :func:`write_labeled_images` (the headless work) for what is written.
+    In a notebook this returns a gallery widget of the images (its ``results``
+    attribute holds the per-video :class:`LabelCheck` dict); elsewhere the dict.
+    """
+    results = write_labeled_images(config, draw_skeleton, marker, workers)
+    if in_notebook():
+        from posekit.widgets.gallery import LabelGallery
+
+        return LabelGallery(results)
+    return results
+
+
+def write_labeled_images(
+    config: str | os.PathLike | Project,
+    draw_skeleton: bool = True,
+    marker: str = "+",
+    workers: int = 2,
+) -> dict[str, LabelCheck]:
+    """Draw the labels of every labeled video onto its frames.
 
     Writes ``labeled-data/<stem>_labeled/<image stem>_bodypart.png`` for every
     labeled image, colours from ``colormap``, marker size ``dotsize``, opacity
@@ -62,8 +83,7 @@ def check_labels(
     -------
     dict of str to LabelCheck
         Per video stem: the output folder, images written and labels without an
-        image. In a notebook, a gallery widget of the images instead (its
-        ``results`` attribute holds this dict).
+        image.
     """
     from posekit.io.labels import LabelTable
 
@@ -104,8 +124,4 @@ def check_labels(
         with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
             result.images = list(pool.map(render, todo))
         results[stem] = result
-    if in_notebook():
-        from posekit.widgets.gallery import LabelGallery
-
-        return LabelGallery(results)
     return results

@@ -122,6 +122,6 @@ def check_labels_gallery(config: str | os.PathLike | Project, **kwargs: Any) -> 
     -------
     LabelGallery
     """
-    from posekit.viz.check_labels import check_labels
+    from posekit.viz.check_labels import write_labeled_images
 
-    return LabelGallery(check_labels(config, **kwargs))
+    return LabelGallery(write_labeled_images(config, **kwargs))
