@@ -20,13 +20,11 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import functools
-import hashlib
 import json
 import logging
 import os
 import re
 import urllib.error
-import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -37,7 +35,9 @@ import numpy as np
 
 from posekit.model.resnet import NET_TYPES, ResNet, resnet
 from posekit.model.safetensors_io import read_safetensors
-from posekit.utils.atomic import atomic_path, atomic_write_text
+from posekit.utils.atomic import atomic_write_text
+from posekit.utils.download import download as download_file
+from posekit.utils.download import sha256_file
 
 __all__ = [
     "IMAGENET_WEIGHTS",
@@ -363,14 +363,6 @@ def _record_path(path: Path) -> Path:
     return path.with_name(path.name + ".sha256.json")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _now_utc() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat()  # noqa: UP017 (py3.10)
 
@@ -387,21 +379,9 @@ def _write_record(path: Path, digest: str, url: str, how: str) -> None:
     atomic_write_text(_record_path(path), json.dumps(record, indent=2) + "\n")
 
 
-def _download(url: str, dest: Path, timeout: float = 60.0) -> str:
-    """Stream ``url`` to ``dest`` atomically; return its sha256."""
-    digest = hashlib.sha256()
-    request = urllib.request.Request(url, headers={"User-Agent": "posekit"})
-    with urllib.request.urlopen(request, timeout=timeout) as response, \
-            atomic_path(dest) as tmp, open(tmp, "wb") as out:
-        for chunk in iter(lambda: response.read(1 << 20), b""):
-            digest.update(chunk)
-            out.write(chunk)
-    return digest.hexdigest()
-
-
 def _verify(path: Path, weights: ImagenetWeights) -> None:
     """Check ``path`` against the pinned digest and/or its recorded one."""
-    digest = _sha256(path)
+    digest = sha256_file(path)
     record = _record_path(path)
     expected, origin = weights.sha256, "pinned in posekit"
     if expected is None and record.is_file():
@@ -440,7 +420,7 @@ def _fetch_imagenet(net_type: str, cache: str | os.PathLike | None,
             f"downloading is off. {how_to}")
     log.info("downloading %s to %s", weights.url, path)
     try:
-        digest = _download(weights.url, path)
+        digest = download_file(weights.url, path)
     except (urllib.error.URLError, OSError, TimeoutError) as exc:
         raise FileNotFoundError(
             f"ImageNet weights for {net_type} are not cached at {path} and "

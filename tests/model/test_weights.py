@@ -220,7 +220,7 @@ def test_local_safetensors_file(resnet18_file, tmp_path):
 
 
 def test_offline_imagenet_with_empty_cache_explains_what_to_do(tmp_path, monkeypatch):
-    monkeypatch.setattr(weights_mod, "_download", _offline)
+    monkeypatch.setattr(weights_mod, "download_file", _offline)
     expected_path = tmp_path / "weights" / "resnet50.tv_in1k.safetensors"
     with pytest.raises(FileNotFoundError) as info:
         resolve_init_weights("imagenet", "resnet_50", cache_dir=tmp_path)
@@ -251,14 +251,14 @@ def test_download_records_and_later_verifies_sha256(tmp_path, monkeypatch, resne
         dest.write_bytes(source.read_bytes())
         return weights_mod._sha256(dest)
 
-    monkeypatch.setattr(weights_mod, "_download", fake_download)
+    monkeypatch.setattr(weights_mod, "download_file", fake_download)
     first = resolve_init_weights("imagenet", "resnet_18", cache_dir=tmp_path)
     assert first.kind == "torchvision" and first.path.is_file()
     record = json.loads((first.path.parent / (first.path.name + ".sha256.json")).read_text())
     assert record["sha256"] == weights_mod._sha256(source)
     assert record["url"] == calls[0]
 
-    monkeypatch.setattr(weights_mod, "_download", _offline)  # cached: no download
+    monkeypatch.setattr(weights_mod, "download_file", _offline)  # cached: no download
     again = resolve_init_weights("imagenet", "resnet_18", cache_dir=tmp_path)
     assert again.path == first.path and len(calls) == 1
     assert load_torchvision_resnet(again.path, "resnet_18")["params"]["conv1"]["kernel"].shape == (
@@ -283,7 +283,7 @@ def test_hand_placed_file_gets_its_digest_recorded(tmp_path, resnet18_file):
 
 
 def test_dlc_tf_checkpoint_path_means_imagenet(tmp_path, monkeypatch):
-    monkeypatch.setattr(weights_mod, "_download", _offline)
+    monkeypatch.setattr(weights_mod, "download_file", _offline)
     dlc = "/site-packages/deeplabcut/pose_estimation_tensorflow/models/pretrained/resnet_v1_50.ckpt"
     with pytest.raises(FileNotFoundError, match="resnet101.tv_in1k"):
         resolve_init_weights(dlc, "resnet_101", cache_dir=tmp_path)
