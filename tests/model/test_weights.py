@@ -249,13 +249,13 @@ def test_download_records_and_later_verifies_sha256(tmp_path, monkeypatch, resne
         calls.append(url)
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_bytes(source.read_bytes())
-        return weights_mod._sha256(dest)
+        return weights_mod.sha256_file(dest)
 
     monkeypatch.setattr(weights_mod, "download_file", fake_download)
     first = resolve_init_weights("imagenet", "resnet_18", cache_dir=tmp_path)
     assert first.kind == "torchvision" and first.path.is_file()
     record = json.loads((first.path.parent / (first.path.name + ".sha256.json")).read_text())
-    assert record["sha256"] == weights_mod._sha256(source)
+    assert record["sha256"] == weights_mod.sha256_file(source)
     assert record["url"] == calls[0]
 
     monkeypatch.setattr(weights_mod, "download_file", _offline)  # cached: no download
@@ -279,7 +279,7 @@ def test_hand_placed_file_gets_its_digest_recorded(tmp_path, resnet18_file):
     resolved = resolve_init_weights("imagenet", "resnet_18", cache_dir=tmp_path, download=False)
     assert resolved.path == target
     record = json.loads(target.with_name(target.name + ".sha256.json").read_text())
-    assert record["sha256"] == weights_mod._sha256(source)
+    assert record["sha256"] == weights_mod.sha256_file(source)
 
 
 def test_dlc_tf_checkpoint_path_means_imagenet(tmp_path, monkeypatch):
