@@ -1,5 +1,6 @@
-"""Example data: the embedded synthetic project (no download)."""
+"""Example data: the embedded synthetic project (no download) and DeepLabCut's Reaching example."""
 
+from posekit.datasets.reaching import fetch_reaching, make_reaching_video
 from posekit.datasets.synthetic import (
     BODYPARTS,
     SKELETON,
@@ -10,6 +11,8 @@ from posekit.datasets.synthetic import (
 
 __all__ = [
     "BODYPARTS",
+    "fetch_reaching",
+    "make_reaching_video",
     "SKELETON",
     "make_synthetic_project",
     "make_synthetic_video",
