@@ -22,6 +22,7 @@ _LAZY = {
     "extract_frames": "posekit.frames.extract:extract_frames",
     "check_labels": "posekit.viz.check_labels:check_labels",
     "LabelTable": "posekit.io.labels:LabelTable",
+    "check_install": "posekit.utils.install:check_install",
     "VideoReader": "posekit.io.video:VideoReader",
     "label_frames": "posekit.widgets.labeler:label_frames",
     "crop_editor": "posekit.widgets.crop_editor:crop_editor",
