@@ -22,16 +22,6 @@ def analyze_videos(config: Any, *args: Any, **kwargs: Any) -> NoReturn:
     _not_built("analyze_videos", "evaluation and video analysis")
 
 
-def create_labeled_video(config: Any, *args: Any, **kwargs: Any) -> NoReturn:
-    """Draw predictions on a video (not built yet)."""
-    _not_built("create_labeled_video", "evaluation and video analysis")
-
-
-def plot_trajectories(config: Any, *args: Any, **kwargs: Any) -> NoReturn:
-    """Plot predicted trajectories (not built yet)."""
-    _not_built("plot_trajectories", "evaluation and video analysis")
-
-
 def extract_outlier_frames(config: Any, *args: Any, **kwargs: Any) -> NoReturn:
     """Extract frames where the network fails (not built yet)."""
     _not_built("extract_outlier_frames", "the refinement loop")

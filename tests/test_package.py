@@ -33,8 +33,6 @@ VERBS = [
 UNBUILT = [
     "evaluate_network",
     "analyze_videos",
-    "create_labeled_video",
-    "plot_trajectories",
     "extract_outlier_frames",
     "refine_labels",
     "merge_datasets",

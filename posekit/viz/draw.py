@@ -24,14 +24,19 @@ def _blend(image: np.ndarray, ys: slice, xs: slice, mask: np.ndarray, color, alp
 
 
 def _window(image: np.ndarray, x: float, y: float, r: float):
-    """Clipped bounding window around (x, y) with radius r, plus pixel grids."""
+    """Clipped bounding window around (x, y) with radius r, and pixel offsets.
+
+    The offsets are a (1, w) row and an (h, 1) column that broadcast to the window:
+    cheaper than full index grids, and this runs for every marker of every frame.
+    """
     h, w = image.shape[:2]
     x0, x1 = max(int(np.floor(x - r)), 0), min(int(np.ceil(x + r)) + 1, w)
     y0, y1 = max(int(np.floor(y - r)), 0), min(int(np.ceil(y + r)) + 1, h)
     if x0 >= x1 or y0 >= y1:
         return None
-    gy, gx = np.mgrid[y0:y1, x0:x1]
-    return slice(y0, y1), slice(x0, x1), gx - x, gy - y
+    dx = np.arange(x0, x1, dtype=np.float64)[None, :] - x
+    dy = np.arange(y0, y1, dtype=np.float64)[:, None] - y
+    return slice(y0, y1), slice(x0, x1), dx, dy
 
 
 def draw_marker(
@@ -85,6 +90,7 @@ def draw_marker(
         mask = inside & (
             (np.abs(dx - dy) <= half * np.sqrt(2)) | (np.abs(dx + dy) <= half * np.sqrt(2))
         )
+    mask = np.broadcast_to(mask, (dy.shape[0], dx.shape[1]))
     _blend(image, ys, xs, mask, color, alpha)
 
 
@@ -108,12 +114,12 @@ def draw_line(
     y1 = min(int(np.ceil(max(ya, yb) + half)) + 1, h)
     if x0 >= x1 or y0 >= y1:
         return
-    gy, gx = np.mgrid[y0:y1, x0:x1]
+    gx = np.arange(x0, x1, dtype=np.float64)[None, :] - xa
+    gy = np.arange(y0, y1, dtype=np.float64)[:, None] - ya
     vx, vy = xb - xa, yb - ya
     length2 = vx * vx + vy * vy
-    t = np.zeros(gx.shape) if length2 == 0 else ((gx - xa) * vx + (gy - ya) * vy) / length2
-    t = np.clip(t, 0.0, 1.0)
-    dist2 = (gx - (xa + t * vx)) ** 2 + (gy - (ya + t * vy)) ** 2
+    t = np.zeros((1, 1)) if length2 == 0 else np.clip((gx * vx + gy * vy) / length2, 0.0, 1.0)
+    dist2 = (gx - t * vx) ** 2 + (gy - t * vy) ** 2
     _blend(image, slice(y0, y1), slice(x0, x1), dist2 <= half * half, color, alpha)
 
 

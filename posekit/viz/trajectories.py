@@ -1,0 +1,297 @@
+"""``plot_trajectories``: DeepLabCut's four summary plots of an analysed video.
+
+Figures are built with matplotlib's object API (:class:`matplotlib.figure.Figure`,
+no pyplot, so no global figure state and no GUI backend) and saved headless.
+In a notebook they are also shown as interactive ipympl canvases, built
+directly around the same figures (no ``%matplotlib widget`` needed).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from posekit.project.project import Project
+from posekit.utils.notebook import in_notebook
+from posekit.viz.labeled_video import (
+    Analysis,
+    current_scorer,
+    find_analysis_file,
+    read_analysis,
+    resolve_videos,
+)
+
+__all__ = ["PLOTS", "TrajectoryPlots", "plot_trajectories", "trajectory_figures"]
+
+#: The plots, in the order they are drawn and shown (DeepLabCut's file names).
+PLOTS = ("trajectory", "plot", "plot-likelihood", "hist")
+#: Number of histogram bins between 0 and the largest value in the analysis.
+HIST_BINS = 100
+#: Figure size in inches (DeepLabCut's).
+FIGSIZE = (8, 6)
+#: Resolution of the interactive canvases in the notebook (8 x 6 in -> 512 x 384 px).
+DISPLAY_DPI = 64
+
+
+@dataclass
+class TrajectoryPlots:
+    """What ``plot_trajectories`` made for one video.
+
+    Attributes
+    ----------
+    stem : str
+        The video's name without suffix.
+    analysis : Path
+        The analysis file plotted.
+    folder : Path
+        ``plot-poses/<stem>/``.
+    paths : dict of str to Path
+        Saved image per plot name (:data:`PLOTS`).
+    figures : dict of str to matplotlib.figure.Figure
+        The figures, for inspection or re-saving.
+    """
+
+    stem: str
+    analysis: Path
+    folder: Path
+    paths: dict[str, Path] = field(default_factory=dict)
+    figures: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+def trajectory_figures(analysis: Analysis, cfg: dict[str, Any]) -> dict[str, Any]:
+    """Build the four figures of one analysis.
+
+    Parameters
+    ----------
+    analysis
+        From :func:`~posekit.viz.labeled_video.read_analysis`. Coordinates are
+        plotted as stored (crop-relative for cropped analyses, as in DeepLabCut).
+    cfg
+        Project config: ``pcutoff``, ``colormap``, ``alphavalue``.
+
+    Returns
+    -------
+    dict of str to matplotlib.figure.Figure
+        Keyed by :data:`PLOTS`:
+
+        * ``trajectory``: y against x, ``.`` markers, y axis inverted (image
+          coordinates); points with likelihood < pcutoff masked;
+        * ``plot``: x (dashed) and y (solid) against frame index, masked alike;
+        * ``plot-likelihood``: likelihood against frame index, unmasked;
+        * ``hist``: step histograms of the frame-to-frame changes of x (dashed)
+          and y (solid) of the kept points, :data:`HIST_BINS` bins from 0 to the
+          largest value in the analysis (negative changes fall outside).
+
+        Every line or histogram is labelled with its body part (``"snout"``,
+        ``"snout x"``, ``"snout y"``); each axes has a colorbar naming the parts.
+    """
+    import matplotlib
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+    from matplotlib.figure import Figure
+
+    parts = analysis.bodyparts
+    n_parts = len(parts)
+    cmap = matplotlib.colormaps[cfg.get("colormap", "rainbow")]
+    colors = cmap(np.linspace(0.0, 1.0, max(n_parts, 1)))[:n_parts]
+    alpha = float(cfg.get("alphavalue", 0.7))
+    pcutoff = float(cfg.get("pcutoff", 0.6))
+    frames = np.arange(analysis.n_frames)
+    x, y = analysis.xy[..., 0], analysis.xy[..., 1]
+    likelihood = analysis.likelihood
+    with np.errstate(invalid="ignore"):
+        low = likelihood < pcutoff
+    everything = np.concatenate([analysis.xy.ravel(), likelihood.ravel()])
+    top = float(np.nanmax(everything)) if np.isfinite(everything).any() else 1.0
+    bins = np.linspace(0.0, top if top > 0 else 1.0, HIST_BINS + 1)
+
+    figures = {name: Figure(figsize=FIGSIZE) for name in PLOTS}
+    axes = {name: fig.add_subplot(111) for name, fig in figures.items()}
+    for j, part in enumerate(parts):
+        mask = low[:, j] | ~np.isfinite(analysis.xy[:, j]).all(axis=-1)
+        xm = np.ma.array(x[:, j], mask=mask)
+        ym = np.ma.array(y[:, j], mask=mask)
+        style = {"color": colors[j], "alpha": alpha}
+        axes["trajectory"].plot(xm, ym, ".", label=part, **style)
+        axes["plot"].plot(frames, xm, "--", label=f"{part} x", **style)
+        axes["plot"].plot(frames, ym, "-", label=f"{part} y", **style)
+        axes["plot-likelihood"].plot(frames, likelihood[:, j], "-", label=part, **style)
+        for values, dash, coord in ((xm, "--", "x"), (ym, "-", "y")):
+            steps = np.diff(values.filled(np.nan))
+            steps = steps[np.isfinite(steps)]
+            axes["hist"].hist(steps, bins=bins, histtype="step", linestyle=dash,
+                              label=f"{part} {coord}", **style)
+    ax = axes["trajectory"]
+    ax.set_xlabel("X position in pixels")
+    ax.set_ylabel("Y position in pixels")
+    ax.invert_yaxis()
+    axes["plot"].set_xlabel("Frame index")
+    axes["plot"].set_ylabel("X (dashed) and Y (solid) position in pixels")
+    axes["plot-likelihood"].set_xlabel("Frame index")
+    axes["plot-likelihood"].set_ylabel("Likelihood")
+    axes["plot-likelihood"].set_ylim(-0.05, 1.05)
+    axes["hist"].set_xlabel("DeltaX (dashed) and DeltaY (solid) in pixels")
+    axes["hist"].set_ylabel("Count")
+    title = f"{analysis.path.name}\n(likelihood < pcutoff = {pcutoff:g} hidden)"
+    for name, fig in figures.items():
+        axes[name].set_title(analysis.path.name if name == "plot-likelihood" else title,
+                             fontsize=8)
+        if n_parts:
+            mappable = ScalarMappable(norm=Normalize(vmin=0, vmax=max(n_parts - 1, 1)),
+                                      cmap=cmap)
+            bar = fig.colorbar(mappable, ax=axes[name], ticks=range(n_parts))
+            bar.set_ticklabels(parts)
+    return figures
+
+
+def plot_trajectories(
+    config: str | os.PathLike | Project,
+    videos: str | os.PathLike | Iterable[str | os.PathLike],
+    shuffle: int = 1,
+    trainingsetindex: int = 0,
+    showfigures: bool = False,
+    destfolder: str | os.PathLike | None = None,
+    imagetype: str = ".png",
+    resolution: int = 100,
+):
+    """Plot the predicted trajectories of analysed videos.
+
+    Writes ``<folder>/plot-poses/<stem>/`` with ``trajectory``, ``plot``,
+    ``plot-likelihood`` and ``hist`` images (see :func:`trajectory_figures`),
+    where ``<folder>`` is ``destfolder`` or the video's folder.
+
+    Parameters
+    ----------
+    config
+        Project ``config.yaml`` (or an open Project).
+    videos
+        Video files, folders of videos, or project video stems.
+    shuffle, trainingsetindex
+        Which network's analysis (as for ``create_labeled_video``).
+    showfigures
+        Return the interactive viewer even where no notebook is detected (in
+        a notebook it is always returned).
+    destfolder
+        Folder holding the analyses and receiving ``plot-poses/``.
+    imagetype
+        Image suffix (``.png``, ``.pdf``, ``.svg``, ``.jpg``...).
+    resolution
+        Dots per inch of the saved images.
+
+    Returns
+    -------
+    dict of str to TrajectoryPlots
+        Per video stem. In a notebook (or with ``showfigures``) a
+        :class:`TrajectoryViewer` of ipympl canvases instead; its ``results``
+        attribute holds the dict.
+
+    Raises
+    ------
+    FileNotFoundError
+        If a video or its analysis is missing (run ``analyze_videos`` first).
+    """
+    project = Project.open(config)
+    paths = resolve_videos(project, videos)
+    scorer = current_scorer(project, shuffle, trainingsetindex)
+    suffix = imagetype if imagetype.startswith(".") else f".{imagetype}"
+    found = [(video, find_analysis_file(video, shuffle, destfolder, scorer)) for video in paths]
+    results: dict[str, TrajectoryPlots] = {}
+    for video, h5 in found:
+        analysis = read_analysis(h5)
+        folder = (Path(destfolder) if destfolder is not None else video.parent) / "plot-poses" / video.stem
+        folder.mkdir(parents=True, exist_ok=True)
+        figures = trajectory_figures(analysis, project.cfg)
+        result = TrajectoryPlots(stem=video.stem, analysis=h5, folder=folder, figures=figures)
+        for name, fig in figures.items():
+            result.paths[name] = folder / f"{name}{suffix}"
+            fig.savefig(result.paths[name], dpi=resolution)
+        results[video.stem] = result
+    if showfigures or in_notebook():
+        return _viewer_class()(results)
+    return results
+
+
+@functools.cache
+def _viewer_class():
+    """The :class:`TrajectoryViewer` widget class, built on first use (imports ipywidgets)."""
+    import ipywidgets as W
+
+    class TrajectoryViewer(W.VBox):
+        """Interactive (ipympl) canvases of ``plot_trajectories`` figures.
+
+        A chooser picks the video when there are several; its four canvases
+        wrap to the width available. Pan and zoom work on each one.
+
+        Parameters
+        ----------
+        results
+            What :func:`plot_trajectories` computed.
+        dpi
+            Display resolution of the figures (they were saved at their own).
+
+        Attributes
+        ----------
+        results : dict of str to TrajectoryPlots
+        canvases : dict of str to dict of str to ipympl Canvas
+            Per stem and plot name.
+        """
+
+        def __init__(self, results: dict[str, TrajectoryPlots], dpi: float = DISPLAY_DPI):
+            from ipympl.backend_nbagg import Canvas, FigureManager
+
+            self.results = dict(results)
+            self.canvases: dict[str, dict[str, Any]] = {}
+            self.grids: dict[str, W.Box] = {}
+            number = 0
+            for stem, result in self.results.items():
+                row = {}
+                for name, fig in result.figures.items():
+                    fig.set_dpi(dpi)
+                    # Canvas + manager, not new_figure_manager_given_figure: that
+                    # also queues the figure for pyplot's show() under
+                    # %matplotlib widget, which would display it a second time.
+                    canvas = Canvas(fig)
+                    number += 1
+                    with warnings.catch_warnings():  # ipympl's Toolbar passes traitlets an arg
+                        warnings.filterwarnings("ignore", "Passing unrecognized arguments",
+                                                DeprecationWarning)
+                        FigureManager(canvas, number)
+                    canvas.header_visible = False
+                    canvas.footer_visible = False
+                    canvas.toolbar_visible = "fade-in-fade-out"
+                    row[name] = canvas
+                self.canvases[stem] = row
+                self.grids[stem] = W.Box(list(row.values()),
+                                         layout=W.Layout(flex_flow="row wrap"))
+            self.chooser = W.Dropdown(options=list(self.results), description="Video")
+            super().__init__()
+            self.add_class("posekit-trajectories")
+            self.chooser.observe(lambda change: self.show(change["new"]), "value")
+            if self.results:
+                self.show(self.chooser.value)
+
+        def show(self, stem: str) -> None:
+            """Show the canvases of video ``stem``."""
+            if self.chooser.value != stem:
+                self.chooser.value = stem  # observer calls back here
+                return
+            head = [self.chooser] if len(self.results) > 1 else []
+            self.children = [*head, W.HTML(f"<b>{stem}</b>"), self.grids[stem]]
+
+    TrajectoryViewer.__qualname__ = "TrajectoryViewer"
+    return TrajectoryViewer
+
+
+def __getattr__(name: str):
+    # TrajectoryViewer needs ipywidgets and ipympl: the class is built on first
+    # use so that headless plotting never imports them.
+    if name == "TrajectoryViewer":
+        return _viewer_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
