@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,11 @@ class Predictor:
     pose_cfg : dict
     batch_size : int
         Every call is padded to this many frames (one compiled shape per size).
+    backend : str
+        ``"jax"`` (jitted XLA) or ``"onnx"`` (ONNX Runtime on the CPU, from the
+        ``snapshot-<n>.onnx`` export cached beside the snapshot; see
+        :mod:`posekit.predict.onnx_backend`). :func:`load_predictor` resolves
+        ``"auto"``.
     """
 
     model: Any
@@ -74,11 +80,21 @@ class Predictor:
     snapshot: Path
     pose_cfg: dict
     batch_size: int
+    backend: str = "jax"
 
     def __post_init__(self) -> None:
+        locref_stdev = float(self.pose_cfg["locref_stdev"])
+        if self.backend == "onnx":
+            from posekit.predict.onnx_backend import OnnxPosePredictor
+
+            self._onnx = OnnxPosePredictor.from_snapshot(
+                self.model, self.variables, self.snapshot, locref_stdev=locref_stdev)
+            return
+        if self.backend != "jax":
+            raise ValueError(f"backend must be 'jax' or 'onnx' here, got {self.backend!r}")
         from posekit.model.decode import make_predict_fn
 
-        self._predict = make_predict_fn(self.model, locref_stdev=float(self.pose_cfg["locref_stdev"]))
+        self._predict = make_predict_fn(self.model, locref_stdev=locref_stdev)
 
     def predict(self, frames: np.ndarray) -> np.ndarray:
         """Poses of up to ``batch_size`` RGB frames.
@@ -86,8 +102,9 @@ class Predictor:
         Parameters
         ----------
         frames
-            (n, H, W, 3) uint8, n <= batch_size; padded to the batch size, so
-            one compiled function serves every batch of a video.
+            (n, H, W, 3) uint8, n <= batch_size; with JAX padded to the batch
+            size, so one compiled function serves every batch of a video
+            (ONNX Runtime takes any batch as is).
 
         Returns
         -------
@@ -97,6 +114,8 @@ class Predictor:
         n = len(frames)
         if n > self.batch_size:
             raise ValueError(f"Got {n} frames, more than batch_size={self.batch_size}.")
+        if self.backend == "onnx":  # dynamic batch: nothing to pad
+            return self._onnx.predict(frames)
         if n < self.batch_size:
             pad = np.zeros((self.batch_size - n, *frames.shape[1:]), frames.dtype)
             frames = np.concatenate([frames, pad])
@@ -105,8 +124,13 @@ class Predictor:
     def predict_async(self, frames: np.ndarray):
         """Like :meth:`predict` (full batches only) but returns the device array at once.
 
-        Lets the caller decode the next batch while the device computes.
+        Lets the caller decode the next batch while the device computes. With
+        ``backend="onnx"`` the batch runs in a worker thread (on a copy of
+        ``frames``) and a :class:`~posekit.predict.onnx_backend.PendingPoses`
+        comes back; ``numpy.asarray`` of either result waits for the poses.
         """
+        if self.backend == "onnx":
+            return self._onnx.predict_async(frames)
         return self._predict(self.variables, frames)
 
 
@@ -116,6 +140,7 @@ def load_predictor(
     trainingsetindex: int = 0,
     snapshot: Path | None = None,
     batch_size: int | None = None,
+    backend: str = "auto",
 ) -> Predictor:
     """Load the snapshot that config ``snapshotindex`` names (or ``snapshot``).
 
@@ -130,6 +155,12 @@ def load_predictor(
         ``"all"`` takes the newest).
     batch_size
         Inference batch (default: config ``batch_size``).
+    backend
+        ``"jax"``, ``"onnx"`` (ONNX Runtime, CPU) or ``"auto"``: the
+        ``POSEKIT_PREDICT_BACKEND`` environment variable if set, else ONNX
+        Runtime when JAX's default backend is the CPU and ``onnxruntime`` is
+        installed, else JAX. If ``"auto"`` picked ONNX and the export fails,
+        it warns and uses JAX.
     """
     from flax import serialization
 
@@ -151,13 +182,37 @@ def load_predictor(
     state = serialization.msgpack_restore(snapshot.read_bytes())
     variables = {"params": state["params"], "batch_stats": state.get("batch_stats", {})}
     iteration = int(meta.get("iteration", state.get("step", 0)))
-    return Predictor(
-        model=model,
-        variables=variables,
-        bodyparts=list(pose_cfg["all_joints_names"]),
-        iteration=iteration,
-        scorer=scorer_name(project, shuffle, iteration, model.net_type),
-        snapshot=snapshot,
-        pose_cfg=pose_cfg,
-        batch_size=int(batch_size or project.cfg["batch_size"]),
-    )
+    fields: dict[str, Any] = {
+        "model": model,
+        "variables": variables,
+        "bodyparts": list(pose_cfg["all_joints_names"]),
+        "iteration": iteration,
+        "scorer": scorer_name(project, shuffle, iteration, model.net_type),
+        "snapshot": snapshot,
+        "pose_cfg": pose_cfg,
+        "batch_size": int(batch_size or project.cfg["batch_size"]),
+    }
+    chosen = resolve_backend(backend)
+    if backend == "auto" and chosen == "onnx":
+        try:
+            return Predictor(**fields, backend="onnx")
+        except Exception as exc:  # noqa: BLE001 - fall back to the reference backend
+            warnings.warn(f"ONNX Runtime backend unavailable ({type(exc).__name__}: {exc}); "
+                          "predicting with JAX.", stacklevel=2)
+            chosen = "jax"
+    return Predictor(**fields, backend=chosen)
+
+
+def resolve_backend(backend: str = "auto") -> str:
+    """``"jax"`` or ``"onnx"`` for a :func:`load_predictor` ``backend`` (see there)."""
+    if backend == "auto":
+        backend = os.environ.get("POSEKIT_PREDICT_BACKEND", "").strip().lower() or "auto"
+        if backend == "auto":
+            import jax
+
+            from posekit.predict.onnx_backend import onnxruntime_available
+
+            return "onnx" if jax.default_backend() == "cpu" and onnxruntime_available() else "jax"
+    if backend not in ("jax", "onnx"):
+        raise ValueError(f"backend must be 'auto', 'jax' or 'onnx', got {backend!r}")
+    return backend

@@ -66,8 +66,8 @@ def save_snapshot(
     atomic_write_text(path.with_suffix(".json"), json.dumps({"iteration": int(iteration), **metadata}, indent=1))
     if keep is not None:
         for _, old in list_snapshots(folder)[:-keep] if keep > 0 else []:
-            old.unlink(missing_ok=True)
-            old.with_suffix(".json").unlink(missing_ok=True)
+            for sibling in (old, old.with_suffix(".json"), old.with_suffix(".onnx")):
+                sibling.unlink(missing_ok=True)  # .onnx: cached CPU export of it
     return path
 
 

@@ -182,7 +182,7 @@ class Trainer:
     def _archive_previous_run(self) -> None:
         """Move an earlier run's snapshots and log aside (``train/previous-run-<time>/``)."""
         old = [p for _, p in list_snapshots(self.train_dir)]
-        old += [p.with_suffix(".json") for p in old if p.with_suffix(".json").exists()]
+        old += [p.with_suffix(s) for p in old for s in (".json", ".onnx") if p.with_suffix(s).exists()]
         if self.stats_path.exists():
             old.append(self.stats_path)
         if not old:
