@@ -12,16 +12,6 @@ def _not_built(verb: str, part: str) -> NoReturn:
     )
 
 
-def evaluate_network(config: Any, *args: Any, **kwargs: Any) -> NoReturn:
-    """Evaluate a trained network (not built yet)."""
-    _not_built("evaluate_network", "evaluation and video analysis")
-
-
-def analyze_videos(config: Any, *args: Any, **kwargs: Any) -> NoReturn:
-    """Predict poses in videos (not built yet)."""
-    _not_built("analyze_videos", "evaluation and video analysis")
-
-
 def extract_outlier_frames(config: Any, *args: Any, **kwargs: Any) -> NoReturn:
     """Extract frames where the network fails (not built yet)."""
     _not_built("extract_outlier_frames", "the refinement loop")

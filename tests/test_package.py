@@ -31,8 +31,6 @@ VERBS = [
 ]
 
 UNBUILT = [
-    "evaluate_network",
-    "analyze_videos",
     "extract_outlier_frames",
     "refine_labels",
     "merge_datasets",

@@ -1,0 +1,541 @@
+"""``analyze_videos``: predict every frame of videos, write DeepLabCut's analysis files.
+
+The video is streamed, never held: ffmpeg decodes in a background thread
+(:meth:`posekit.io.video.VideoReader.iter_frames`) while the network runs on
+the previous batch. Per batch the loop
+
+1. fills a preallocated ``(batch, H, W, 3)`` uint8 buffer with the decoded
+   frames (numpy copies, nothing else per frame in Python),
+2. dispatches it with :meth:`Predictor.predict_async` (returns at once),
+3. only then reads the results of the batch before (which blocks until the
+   device is done) into the preallocated ``(n, J, 3)`` output,
+
+so decoding batch ``k + 1`` overlaps the device computing batch ``k``. Two
+buffers alternate: a buffer is refilled only after its batch's results were
+read. Every batch has the same shape (the last is padded), so the network is
+compiled once per frame size; uint8 to float conversion, normalisation and
+the argmax decoding all run inside the jitted function.
+
+Outputs (format spec section 10): ``<stem><scorer>.h5`` (key ``df_with_missing``,
+``table`` format), optional ``.csv``, and ``<stem><scorer>_meta.json`` with
+the fields of DeepLabCut's ``_meta.pickle`` (no pickle is ever written).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import threading
+import time
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from posekit.errors import VideoError
+from posekit.predict.results import (
+    AnalysisPaths,
+    analysis_paths,
+    poses_to_dataframe,
+    read_poses,
+    write_metadata,
+    write_poses,
+)
+from posekit.project.project import VIDEO_SUFFIXES, Project
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+__all__ = ["AnalysisResult", "TruncatedVideoWarning", "VideoAnalysis", "analyze_videos", "list_videos", "predict_frames"]
+
+# ffmpeg messages (demux pass) that mean the file is damaged or cut short.
+_DAMAGE_MARKERS = ("corrupt", "partial file", "truncat", "premature", "invalid data found",
+                   "moov atom not found")
+
+
+class TruncatedVideoWarning(UserWarning):
+    """A video ended early or holds corrupt data; the frames that decoded were analysed."""
+
+
+@dataclass
+class VideoAnalysis:
+    """What ``analyze_videos`` did with one video.
+
+    Attributes
+    ----------
+    video : Path
+    paths : AnalysisPaths
+        ``h5``, ``csv`` and ``meta`` files (the csv exists only with ``save_as_csv``).
+    skipped : bool
+        Already analysed by this scorer (and ``overwrite`` was False).
+    nframes : int
+        Frames analysed (= frames truly decoded).
+    frames_stated : int
+        Frame count the container states (0 when unknown).
+    seconds : float
+        Wall time of decoding + prediction.
+    startup_seconds : float
+        Part of ``seconds`` spent dispatching the first batch (tracing and
+        compiling the network for this frame size, or loading it from the cache).
+    problem : str or None
+        Why the video looks truncated/corrupt, if it does.
+    """
+
+    video: Path
+    paths: AnalysisPaths
+    skipped: bool = False
+    nframes: int = 0
+    frames_stated: int = 0
+    seconds: float = 0.0
+    startup_seconds: float = 0.0
+    problem: str | None = None
+
+    @property
+    def frames_per_second(self) -> float:
+        """Frames analysed per second of the decode + predict loop."""
+        return self.nframes / self.seconds if self.seconds > 0 else float("nan")
+
+    @property
+    def steady_frames_per_second(self) -> float:
+        """Like :attr:`frames_per_second` without the first dispatch (compilation)."""
+        rest = self.seconds - self.startup_seconds
+        return self.nframes / rest if rest > 0 else float("nan")
+
+
+class AnalysisResult(str):
+    """The scorer name (what DeepLabCut's ``analyze_videos`` returns) plus per-video details.
+
+    It *is* the scorer string, so DeepLabCut-style code keeps working
+    (``scorer = analyze_videos(...)``); ``.videos`` lists a
+    :class:`VideoAnalysis` per video, and in a notebook it displays as a table.
+    """
+
+    videos: list[VideoAnalysis]
+
+    def __new__(cls, scorer: str, videos: Iterable[VideoAnalysis] = ()) -> Self:
+        obj = super().__new__(cls, scorer)
+        obj.videos = list(videos)
+        return obj
+
+    @property
+    def scorer(self) -> str:
+        return str(self)
+
+    @property
+    def h5_files(self) -> list[Path]:
+        return [v.paths.h5 for v in self.videos]
+
+    def summary(self) -> str:
+        lines = [f"scorer {self.scorer}"]
+        for v in self.videos:
+            state = "skipped (already analysed)" if v.skipped else (
+                f"{v.nframes} frames, {v.frames_per_second:.1f} frames/s")
+            extra = f"  WARNING: {v.problem}" if v.problem else ""
+            lines.append(f"  {v.video.name}: {state} -> {v.paths.h5.name}{extra}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>".format(
+                escape(v.video.name),
+                "skipped" if v.skipped else v.nframes,
+                "" if v.skipped else f"{v.frames_per_second:.1f}",
+                escape(str(v.paths.h5)),
+                escape(v.problem or ""),
+            )
+            for v in self.videos
+        )
+        return (
+            f"<div><b>analyze_videos</b>: scorer <code>{escape(self.scorer)}</code>"
+            "<table><tr><th>video</th><th>frames</th><th>frames/s</th><th>output</th>"
+            f"<th>problem</th></tr>{rows}</table></div>"
+        )
+
+
+# --------------------------------------------------------------------------- #
+# Inputs
+# --------------------------------------------------------------------------- #
+
+
+def _suffixes(videotype: str | Sequence[str] | None) -> tuple[str, ...]:
+    if not videotype:
+        return VIDEO_SUFFIXES
+    types = [videotype] if isinstance(videotype, str) else list(videotype)
+    return tuple("." + t.lower().lstrip(".") for t in types)
+
+
+def _excluded(path: Path) -> bool:
+    """DeepLabCut never analyses its own outputs: ``*_labeled.*`` and ``*_full.*``."""
+    return "_labeled." in path.name or "_full." in path.name
+
+
+def list_videos(
+    videos: str | os.PathLike | Iterable[str | os.PathLike], videotype: str | Sequence[str] = ""
+) -> list[Path]:
+    """The video files ``analyze_videos`` would process, in order, without repeats.
+
+    Folders are scanned (not recursively) for files whose suffix is
+    ``videotype`` (``"avi"`` or ``".avi"``; default: every known video suffix);
+    explicitly named files are taken whatever their suffix. Files with
+    ``_labeled.`` or ``_full.`` in their name (labelled-video outputs) are left out.
+
+    Raises
+    ------
+    FileNotFoundError
+        If a named file or folder does not exist.
+    """
+    if isinstance(videos, (str, os.PathLike)):
+        videos = [videos]
+    suffixes = _suffixes(videotype)
+    found: dict[Path, None] = {}
+    for entry in videos:
+        path = Path(entry).expanduser()
+        if path.is_dir():
+            for p in sorted(path.iterdir()):
+                if p.is_file() and p.suffix.lower() in suffixes and not _excluded(p):
+                    found.setdefault(p, None)
+        elif path.is_file():
+            if not _excluded(path):
+                found.setdefault(path, None)
+        else:
+            raise FileNotFoundError(f"Video '{path}' does not exist (neither a file nor a folder).")
+    return list(found)
+
+
+def _train_dir(project: Project, fraction: float, shuffle: int) -> Path:
+    """The shuffle's ``train/`` folder, or an error that names the shuffles that exist."""
+    model_dir = project.model_dir(fraction, shuffle)
+    if not (model_dir / "train").is_dir():
+        parent = model_dir.parent
+        suffix = model_dir.name.rsplit("shuffle", 1)[0] + "shuffle"
+        existing = sorted(
+            int(p.name[len(suffix):]) for p in parent.glob(f"{suffix}*")
+            if p.name[len(suffix):].isdigit()
+        ) if parent.is_dir() else []
+        raise FileNotFoundError(
+            f"Unknown shuffle {shuffle} for TrainingFraction {fraction} (iteration "
+            f"{project.iteration}): '{model_dir}' does not exist. Existing shuffles: "
+            f"{existing or 'none'}. Create it with posekit.create_training_dataset(config, "
+            f"Shuffles=[{shuffle}]) and train it with posekit.train_network."
+        )
+    return model_dir / "train"
+
+
+def _crop_box(project: Project, cropping: Sequence[int] | None) -> tuple[int, int, int, int] | None:
+    """``cropping=[x1, x2, y1, y2]`` argument, else the config's when ``cropping: true``."""
+    from posekit.project.config import parse_crop
+
+    if cropping is not None and cropping is not False:
+        return parse_crop(list(cropping), where="cropping")
+    cfg = project.cfg
+    if cfg.get("cropping"):
+        return parse_crop([cfg["x1"], cfg["x2"], cfg["y1"], cfg["y2"]], where="config x1, x2, y1, y2")
+    return None
+
+
+# --------------------------------------------------------------------------- #
+# Integrity check (a demux pass in parallel with the analysis)
+# --------------------------------------------------------------------------- #
+
+
+class _DamageScan:
+    """Runs ``ffmpeg -c copy -f null`` on the file in a thread; collects damage messages.
+
+    Demuxing without decoding is cheap (well under a second for 10 000 frames)
+    and reports what sequential decoding hides: a truncated last packet still
+    decodes (half grey) but the demuxer flags it corrupt.
+    """
+
+    def __init__(self, path: Path):
+        import imageio_ffmpeg
+
+        self.messages: list[str] = []
+        self._cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats",
+                     "-v", "warning", "-i", str(path), "-map", "0:v:0", "-c", "copy",
+                     "-f", "null", "-"]
+        self._thread = threading.Thread(target=self._run, daemon=True, name="posekit-damage-scan")
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            res = subprocess.run(self._cmd, check=False, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE, timeout=600)
+        except (OSError, subprocess.TimeoutExpired):
+            return
+        for line in res.stderr.decode("utf-8", "replace").splitlines():
+            text = line.split("]", 1)[-1].strip() if line.startswith("[") else line.strip()
+            if any(m in text.lower() for m in _DAMAGE_MARKERS):
+                self.messages.append(text.rstrip("."))
+
+    def result(self) -> list[str]:
+        self._thread.join()
+        return self.messages
+
+
+# --------------------------------------------------------------------------- #
+# The loop
+# --------------------------------------------------------------------------- #
+
+
+def predict_frames(predictor, frames: Iterable[tuple[int, np.ndarray]], shape: tuple[int, int, int],
+                   capacity: int = 0, progress=None,
+                   stats: dict[str, float] | None = None) -> tuple[np.ndarray, Exception | None]:
+    """Run ``predictor`` over a stream of ``(index, frame)`` pairs, overlapping I/O and device.
+
+    Parameters
+    ----------
+    predictor
+        A :class:`~posekit.predict.predictor.Predictor`; every batch has its
+        ``batch_size`` (the last one is padded with stale frames whose results
+        are dropped).
+    frames
+        ``(index, (H, W, 3) uint8)`` pairs, e.g. ``VideoReader.iter_frames()``.
+    shape
+        ``(H, W, 3)`` of the frames.
+    capacity
+        Expected number of frames (the output is preallocated; it grows if needed).
+    progress
+        Object with ``update(n)`` (a tqdm bar), called once per batch.
+    stats
+        If given, receives ``first_dispatch_s``: seconds the first batch's
+        dispatch took (tracing and compiling happen there, once per frame size).
+
+    Returns
+    -------
+    poses : numpy.ndarray
+        ``(n, J, 3)`` float32, one row per frame delivered.
+    failure : Exception or None
+        A :class:`~posekit.errors.VideoError` that stopped the stream after
+        some frames (the frames before it are in ``poses``).
+    """
+    batch = int(predictor.batch_size)
+    joints = len(predictor.bodyparts)
+    out = np.empty((max(int(capacity), batch), joints, 3), np.float32)
+    buffers = (np.zeros((batch, *shape), np.uint8), np.zeros((batch, *shape), np.uint8))
+    frames = iter(frames)
+    pending = None  # (device array, first row, rows)
+    n = 0
+    k = 0
+    failure: Exception | None = None
+
+    def collect(item) -> None:
+        nonlocal out
+        result, start, count = item
+        values = np.asarray(result)  # waits for the device
+        if start + count > len(out):
+            grown = np.empty((max(2 * len(out), start + count), joints, 3), np.float32)
+            grown[:start] = out[:start]
+            out = grown
+        out[start:start + count] = values[:count]
+        if progress is not None:
+            progress.update(count)
+
+    while failure is None:
+        buf = buffers[k & 1]
+        count = 0
+        try:
+            for count, (_, frame) in enumerate(itertools.islice(frames, batch), start=1):
+                buf[count - 1] = frame
+        except VideoError as exc:
+            if n + count == 0:
+                raise
+            failure = exc
+        if count == 0:
+            break
+        t0 = time.perf_counter()
+        dispatched = predictor.predict_async(buf)  # batch k runs ...
+        if k == 0 and stats is not None:
+            stats["first_dispatch_s"] = time.perf_counter() - t0
+        if pending is not None:
+            collect(pending)  # ... while batch k-1's results are read
+        pending = (dispatched, n, count)
+        n += count
+        k += 1
+        if count < batch:
+            break
+    if pending is not None:
+        collect(pending)
+    return out[:n], failure
+
+
+def _model_config(predictor) -> dict[str, Any]:
+    cfg = dict(predictor.pose_cfg)
+    cfg["init_weights"] = str(Path(predictor.snapshot).with_suffix(""))
+    cfg["snapshot"] = str(predictor.snapshot)
+    return cfg
+
+
+def _analyze_one(predictor, project: Project, fraction: float, video: Path,
+                 crop: tuple[int, int, int, int] | None, paths: AnalysisPaths,
+                 save_as_csv: bool, overwrite: bool) -> VideoAnalysis:
+    from tqdm.auto import tqdm
+
+    from posekit.io.video import VideoReader
+
+    record = VideoAnalysis(video=video, paths=paths)
+    if paths.h5.exists() and not overwrite:
+        record.skipped = True
+        if save_as_csv and not paths.csv.exists():
+            read_poses(paths.h5).to_csv(paths.csv)
+        print(f"'{video.name}' is already analysed by {predictor.scorer} ({paths.h5}); "
+              "skipped. Pass overwrite=True to analyse it again.")
+        return record
+    start = time.time()
+    scan = _DamageScan(video)
+    with VideoReader(video, crop=crop) as reader:
+        stated = reader.metadata_n_frames
+        bar = tqdm(total=stated or None, unit="frames", desc=video.name, dynamic_ncols=True)
+        try:
+            stats: dict[str, float] = {}
+            t0 = time.perf_counter()
+            frames = reader.iter_frames(prefetch=max(16, 2 * predictor.batch_size))
+            poses, failure = predict_frames(predictor, frames, reader.shape, capacity=stated,
+                                            progress=bar, stats=stats)
+            seconds = time.perf_counter() - t0
+        finally:
+            bar.close()
+        full_height, full_width = reader.full_height, reader.full_width
+        fps = reader.fps
+    n = len(poses)
+    if n == 0:
+        raise VideoError(f"Video '{video}' has no decodable frame; nothing was analysed.")
+    damage = scan.result()
+    problems = []
+    if failure is not None:
+        problems.append(f"decoding failed after frame {n - 1}: {failure}")
+    if stated and n < stated:
+        problems.append(f"the container states {stated} frames but only {n} decoded")
+    if damage:
+        problems.append("ffmpeg reports: " + "; ".join(dict.fromkeys(damage)))
+    record.problem = "; ".join(problems) or None
+    if record.problem:
+        warnings.warn(
+            f"Video '{video}' is truncated or damaged ({record.problem}). The {n} frame(s) "
+            f"that decoded were analysed and saved (nframes={n}, frames stated={stated}).",
+            TruncatedVideoWarning,
+            stacklevel=3,
+        )
+    frame = poses_to_dataframe(poses, predictor.scorer, predictor.bodyparts)
+    write_poses(frame, paths.h5, h5_format="table", csv=paths.csv if save_as_csv else False)
+    stop = time.time()
+    write_metadata(paths.meta, {
+        "start": start,
+        "stop": stop,
+        "run_duration": stop - start,
+        "Scorer": predictor.scorer,
+        "DLC-model-config file": _model_config(predictor),
+        "fps": fps,
+        "batch_size": predictor.batch_size,
+        "frame_dimensions": [full_height, full_width],
+        "nframes": n,
+        "iteration (active-learning)": project.iteration,
+        "training set fraction": fraction,
+        "cropping": crop is not None,
+        "cropping_parameters": list(crop) if crop else [0, full_width, 0, full_height],
+        # posekit additions (DeepLabCut ignores unknown keys)
+        "video": str(video),
+        "snapshot": str(predictor.snapshot),
+        "frames_stated": stated,
+        "problem": record.problem,
+        "frames_per_second": n / seconds if seconds > 0 else None,
+    })
+    record.nframes, record.frames_stated, record.seconds = n, stated, seconds
+    record.startup_seconds = stats.get("first_dispatch_s", 0.0)
+    return record
+
+
+def analyze_videos(
+    config: str | os.PathLike | Project,
+    videos: str | os.PathLike | Iterable[str | os.PathLike],
+    videotype: str = "",
+    shuffle: int = 1,
+    trainingsetindex: int = 0,
+    save_as_csv: bool = False,
+    batchsize: int | None = None,
+    cropping: Sequence[int] | None = None,
+    destfolder: str | os.PathLike | None = None,
+    overwrite: bool = False,
+) -> AnalysisResult:
+    """Predict the pose in every frame of videos; write DeepLabCut's analysis files.
+
+    Parameters
+    ----------
+    config
+        Path of the project's ``config.yaml`` (or an open Project).
+    videos
+        Video files and/or folders (a single path is accepted too).
+    videotype
+        Suffix of the videos to take from folders (``"mp4"``, ``".avi"``);
+        default every known video suffix. Explicit files are always taken.
+    shuffle, trainingsetindex
+        Which trained network (``TrainingFraction[trainingsetindex]``); the
+        snapshot is the one config ``snapshotindex`` names (``-1`` newest,
+        ``"all"`` is treated as ``-1`` like DeepLabCut).
+    save_as_csv
+        Also write ``<stem><scorer>.csv``.
+    batchsize
+        Frames per network call (default: config ``batch_size``).
+    cropping
+        ``[x1, x2, y1, y2]`` to analyse only that box (default: the config's
+        ``x1..y2`` when its ``cropping`` is true). Coordinates stay relative
+        to the box, as in DeepLabCut; the box is in the metadata.
+    destfolder
+        Folder for the outputs (default: beside each video).
+    overwrite
+        Analyse again videos this scorer has already analysed (default: skip).
+
+    Returns
+    -------
+    AnalysisResult
+        The scorer name (a ``str``, as DeepLabCut returns), with ``.videos``
+        detailing each video (frames, frames/s, output paths, problems).
+
+    Raises
+    ------
+    FileNotFoundError
+        A video does not exist, the shuffle does not exist, or it has no
+        snapshot yet (the message says what to run).
+
+    Warns
+    -----
+    TruncatedVideoWarning
+        A video ended early or is damaged; the frames that decoded are kept
+        and ``nframes`` says how many.
+    """
+    from posekit.predict.predictor import load_predictor, select_snapshots
+
+    project = Project.open(config)
+    fraction = project.training_fraction(trainingsetindex)
+    train_dir = _train_dir(project, fraction, shuffle)
+    files = list_videos(videos, videotype)
+    if batchsize is not None and int(batchsize) < 1:
+        raise ValueError(f"batchsize must be >= 1, got {batchsize}.")
+    index = project.cfg.get("snapshotindex", -1)
+    _, snapshot = select_snapshots(train_dir, -1 if index == "all" else index)[0]
+    predictor = load_predictor(project, shuffle, trainingsetindex, snapshot=snapshot,
+                               batch_size=batchsize)
+    crop = _crop_box(project, cropping)
+    if destfolder is not None:
+        Path(destfolder).mkdir(parents=True, exist_ok=True)
+    if not files:
+        warnings.warn(f"No video found in {videos!r} (videotype {videotype!r}); nothing analysed.",
+                      stacklevel=2)
+    planned = {video: analysis_paths(video, predictor.scorer, destfolder) for video in files}
+    targets: dict[Path, Path] = {}
+    for video, paths in planned.items():
+        other = targets.setdefault(paths.h5.resolve(), video)
+        if other != video:
+            raise ValueError(
+                f"Videos '{other}' and '{video}' would both be saved as '{paths.h5}' (same "
+                "file stem). Analyse them in separate calls with different destfolder values."
+            )
+    records = []
+    for video, paths in planned.items():
+        records.append(_analyze_one(predictor, project, fraction, video, crop, paths,
+                                    save_as_csv, overwrite))
+    return AnalysisResult(predictor.scorer, records)
