@@ -33,9 +33,10 @@ _LAZY = {
     "analyze_videos": "posekit.predict.analyze:analyze_videos",
     "create_labeled_video": "posekit.viz.labeled_video:create_labeled_video",
     "plot_trajectories": "posekit.viz.trajectories:plot_trajectories",
-    "extract_outlier_frames": "posekit._unbuilt:extract_outlier_frames",
-    "refine_labels": "posekit._unbuilt:refine_labels",
-    "merge_datasets": "posekit._unbuilt:merge_datasets",
+    "extract_outlier_frames": "posekit.refine.extract:extract_outlier_frames",
+    "refine_labels": "posekit.widgets.refiner:refine_labels",
+    "merge_datasets": "posekit.refine.merge:merge_datasets",
+    "previous_iteration_snapshot": "posekit.refine.merge:previous_iteration_snapshot",
 }
 
 __all__ = sorted([*_LAZY, "datasets", "__version__"])

@@ -30,11 +30,6 @@ VERBS = [
     "merge_datasets",
 ]
 
-UNBUILT = [
-    "extract_outlier_frames",
-    "refine_labels",
-    "merge_datasets",
-]
 
 
 def test_import_is_light():
@@ -54,12 +49,6 @@ def test_import_is_light():
 def test_verbs_importable(verb):
     assert callable(getattr(posekit, verb))
     assert verb in dir(posekit)
-
-
-@pytest.mark.parametrize("verb", UNBUILT)
-def test_unbuilt_verbs_say_so(verb):
-    with pytest.raises(NotImplementedError, match=f"posekit.{verb} is not built yet"):
-        getattr(posekit, verb)("config.yaml")
 
 
 def test_unknown_attribute():

@@ -281,7 +281,8 @@ class LabelingSession:
     def get_point(self, bodypart: str, index: int | None = None) -> Point | None:
         """``(x, y)`` of ``bodypart`` in image ``index`` (default current); None if unlabelled."""
         name = self._checked_bodypart(bodypart)
-        return self.table.get_point(self.images[self._checked_index(index)], name)
+        x, y = self._points(self.images[self._checked_index(index)])[self.bodyparts.index(name)]
+        return (float(x), float(y)) if math.isfinite(x) and math.isfinite(y) else None
 
     def place(self, xy: tuple[float, float]) -> str:
         """Label the current body part at ``xy`` and select the next body part.
@@ -359,6 +360,8 @@ class LabelingSession:
         return int(np.isfinite(points).all(axis=1).sum()), len(self.bodyparts)
 
     def _points(self, key: ImageKey) -> np.ndarray:
+        # The points shown and edited; a subclass may show other points for
+        # images without a CollectedData row (refinement: the machine labels).
         if key in self._has_row:
             return self.table.points(key)
         return np.full((len(self.bodyparts), 2), np.nan)
@@ -377,7 +380,7 @@ class LabelingSession:
         return self.bodyparts[j] if distance[j] <= radius else None
 
     def _edit(self, index: int, bodypart: str, xy: Point | None) -> bool:
-        before = self.table.get_point(self.images[index], bodypart)
+        before = self.get_point(bodypart, index)
         if before == xy:
             return False
         self._undo.append(Change(index, bodypart, before, xy))

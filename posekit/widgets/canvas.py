@@ -354,6 +354,7 @@ def paint_pose(
     skeleton: Iterable[tuple[int, int]] = (),
     skeleton_color: str = "black",
     selected: int | None = None,
+    hollow: Sequence[bool] | None = None,
 ) -> None:
     """Paint one pose: skeleton segments, then a dot per labelled body part.
 
@@ -378,6 +379,9 @@ def paint_pose(
         CSS colour of the segments.
     selected
         Index of a body part to ring in white (the current one).
+    hollow
+        Per body part, True to draw an open circle in its colour instead of a
+        filled dot (refinement: an uncertain prediction).
     """
     canvas_points = [
         view.image_to_canvas(x, y) if np.isfinite(x) and np.isfinite(y) else None
@@ -390,13 +394,20 @@ def paint_pose(
         pa, pb = canvas_points[a], canvas_points[b]
         if pa is not None and pb is not None:
             layer.stroke_line(pa[0], pa[1], pb[0], pb[1])
-    layer.line_width = 1.0
-    layer.stroke_style = "black"
-    for point, color in zip(canvas_points, colors, strict=True):
-        if point is not None:
+    hollow = [False] * len(canvas_points) if hollow is None else list(hollow)
+    for point, color, open_circle in zip(canvas_points, colors, hollow, strict=True):
+        if point is None:
+            continue
+        if open_circle:
+            layer.line_width = max(2.0, radius / 3)
+            layer.stroke_style = color
+        else:
+            layer.line_width = 1.0
+            layer.stroke_style = "black"
             layer.fill_style = color
             layer.fill_circle(point[0], point[1], radius)
-            layer.stroke_circle(point[0], point[1], radius)
+        layer.stroke_circle(point[0], point[1], radius)
+    layer.line_width = 1.0
     layer.global_alpha = 1.0
     if selected is not None and canvas_points[selected] is not None:
         paint_ring(layer, canvas_points[selected], radius + 3, "white")

@@ -69,6 +69,12 @@ class LabelingWidget(widgets.VBox):
         receives the mouse and keys.
     last_frame_seconds : float or None
         Time the last frame switch took in the kernel (read, encode, draw).
+    controls, side : ipywidgets.HBox, ipywidgets.VBox
+        The button row above the canvas and the panel beside it (the
+        refinement widget adds its controls there); ``frames_heading`` titles
+        the frame list.
+    help : ipywidgets.HTML
+        The key and mouse help below.
     """
 
     def __init__(
@@ -148,7 +154,7 @@ class LabelingWidget(widgets.VBox):
         self.status = widgets.HTML()
         self.status.add_class("posekit-status")
 
-        toolbar = widgets.HBox(
+        self.controls = toolbar = widgets.HBox(
             [
                 self.previous_button,
                 self.next_button,
@@ -160,19 +166,21 @@ class LabelingWidget(widgets.VBox):
             ],
             layout=widgets.Layout(flex_flow="row wrap", width=f"{canvas_size[0]}px"),
         )
-        side = widgets.VBox(
+        self.frames_heading = widgets.HTML("<b>Frames</b> (labelled/total)")
+        self.side = side = widgets.VBox(
             [
                 widgets.HTML("<b>Body parts</b>"),
                 widgets.VBox(self.part_buttons),
-                widgets.HTML("<b>Frames</b> (labelled/total)"),
+                self.frames_heading,
                 self.frame_list,
                 self.dot_size,
             ],
             layout=widgets.Layout(margin="0 0 0 8px"),
         )
+        self.help = widgets.HTML(f"<small>{HELP}</small>")
         self.children = [
             widgets.HBox([widgets.VBox([toolbar, self.canvas, self.status]), side]),
-            widgets.HTML(f"<small>{HELP}</small>"),
+            self.help,
         ]
         session.on_change(self._session_changed)
         self._show_image()
@@ -199,7 +207,12 @@ class LabelingWidget(widgets.VBox):
             skeleton=self.skeleton,
             skeleton_color=self.skeleton_color,
             selected=self.session.bodyparts.index(self.session.bodypart),
+            hollow=self._hollow_parts(),
         )
+
+    def _hollow_parts(self) -> list[bool] | None:
+        """Body parts drawn as open circles (None: all filled); the refiner overrides it."""
+        return None
 
     def _paint_hover(self, layer, view) -> None:
         if self._hover is None or self._drag is not None or not self.canvas.has_image:
