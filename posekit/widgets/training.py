@@ -28,7 +28,7 @@ class TrainingWidget(W.VBox):
         self.bar = W.IntProgress(min=0, max=trainer.maxiters, value=trainer.progress.step,
                                  description="Iteration", layout=W.Layout(width="420px"))
         self.status = W.HTML()
-        self.loss = W.Output(layout=W.Layout(width="460px", height="300px"))
+        self.loss = W.Image(format="png", layout=W.Layout(width="405px"))
         self.stop_button = W.Button(description="Stop", icon="stop", tooltip="Stop after this step and save a snapshot")
         self.stop_button.on_click(lambda _b: self.trainer.stop())
         self.error: BaseException | None = None
@@ -76,9 +76,9 @@ class TrainingWidget(W.VBox):
             self._plot(progress)
 
     def _plot(self, progress: Progress) -> None:
-        import matplotlib
+        """Render the loss curve to PNG (works whatever matplotlib backend is active)."""
+        import io
 
-        matplotlib.use(matplotlib.get_backend())  # keep whatever the notebook chose
         from matplotlib.figure import Figure
 
         steps, losses, _ = zip(*progress.history)
@@ -91,8 +91,6 @@ class TrainingWidget(W.VBox):
         ax.set_xlabel("iteration")
         ax.set_ylabel("loss")
         fig.tight_layout()
-        with self.loss:
-            self.loss.clear_output(wait=True)
-            from IPython.display import display
-
-            display(fig)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png")
+        self.loss.value = buffer.getvalue()

@@ -428,3 +428,248 @@ def canvas_opaque_fraction(locator: Any) -> float:
     return locator.evaluate("""el => { const d = el.getContext('2d').getImageData(0, 0, el.width, el.height).data;
         let n = 0; for (let i = 3; i < d.length; i += 4) { if (d[i] === 255) n++; }
         return n / (el.width * el.height); }""")
+
+
+# -- JupyterLab (added for the demo-notebook test) ----------------------------------- #
+#: Lab settings written into the fresh JUPYTER_CONFIG_DIR: no "get notified about Jupyter
+#: news?" toast (even with --LabApp.news_url=None it appears and can cover widgets).
+LAB_USER_SETTINGS = {
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings":
+        {"fetchNews": "false", "checkForUpdates": False},
+}
+#: IPython startup file: every kernel drops a file named by its pid (teardown fallback),
+#: so the notebook under test runs unmodified.
+_KERNEL_PID_STARTUP = (f"import os as _os, pathlib as _pl\n"
+                       f"if _os.environ.get({KERNEL_PIDS_ENV!r}):\n"
+                       f"    _pl.Path(_os.environ[{KERNEL_PIDS_ENV!r}], str(_os.getpid())).touch()\n"
+                       f"del _os, _pl\n")
+
+
+@dataclass
+class LabServer(NotebookServer):
+    """A running JupyterLab server (see :func:`lab_server`); ``notebook`` is its root dir."""
+
+    token: str = ""
+
+    def api(self, path: str, method: str = "GET", body: Any = None, timeout: float = 10.0) -> Any:
+        """Call the server's REST API (``path`` like ``"api/sessions"``); the decoded JSON."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            data = None if body is None else json.dumps(body)
+            conn.request(method, "/" + path.lstrip("/"), body=data,
+                         headers={"Authorization": f"token {self.token}"})
+            response = conn.getresponse()
+            payload = response.read()
+            if response.status >= 400:
+                raise RuntimeError(f"{method} /{path}: HTTP {response.status} {payload[:300]!r}")
+            return json.loads(payload) if payload else None
+        finally:
+            conn.close()
+
+    def tree_url(self, relpath: str) -> str:
+        """The Lab URL opening ``relpath`` (relative to the root dir), workspace reset."""
+        return f"{self.url}lab/tree/{relpath}?token={self.token}&reset"
+
+    def kernel_state(self, relpath: str) -> str | None:
+        """``execution_state`` of the kernel of the session on ``relpath`` (None: no session yet)."""
+        for session in self.api("api/sessions"):
+            if session.get("path") == relpath and session.get("kernel"):
+                return session["kernel"].get("execution_state")
+        return None
+
+    def saved_notebook(self, relpath: str) -> dict:
+        """The notebook as saved on disk, through the contents API."""
+        return self.api(f"api/contents/{relpath}?content=1")["content"]
+
+
+@contextlib.contextmanager
+def lab_server(root: Path, workdir: Path, env: dict[str, str] | None = None) -> Iterator[LabServer]:
+    """Serve folder ``root`` with JupyterLab on 127.0.0.1:<free port> (token auth).
+
+    Fresh Jupyter config/runtime/data dirs and IPYTHONDIR under ``workdir``
+    (with :data:`LAB_USER_SETTINGS`); the kernels inherit the server's
+    environment plus ``env``, with ``MPLBACKEND`` unset (a user's default:
+    inline figures). The server leads its own process group. On exit:
+    SIGTERM to the group (Jupyter Server shuts its kernels down), SIGKILL after
+    20 s, then SIGKILL to any kernel still alive by pid (each kernel records its
+    pid from an IPython startup file).
+    """
+    import secrets
+
+    pids = workdir / "kernel-pids"
+    pids.mkdir(parents=True, exist_ok=True)
+    jupyter_dirs = {k: workdir / k.lower() for k in
+                    ("JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR", "JUPYTER_DATA_DIR", "IPYTHONDIR")}
+    for folder in jupyter_dirs.values():
+        folder.mkdir(exist_ok=True)
+    for rel, settings in LAB_USER_SETTINGS.items():
+        path = jupyter_dirs["JUPYTER_CONFIG_DIR"] / "lab" / "user-settings" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(settings))
+    startup = jupyter_dirs["IPYTHONDIR"] / "profile_default" / "startup" / "00-posekit-e2e-pid.py"
+    startup.parent.mkdir(parents=True, exist_ok=True)
+    startup.write_text(_KERNEL_PID_STARTUP)
+    full_env = dict(os.environ, **{k: str(v) for k, v in jupyter_dirs.items()}, **(env or {}))
+    full_env[KERNEL_PIDS_ENV] = str(pids)
+    full_env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(REPO), os.environ.get("PYTHONPATH"))))
+    for key in ("JUPYTER_PATH", "MPLBACKEND", "JUPYTER_TOKEN"):
+        full_env.pop(key, None)
+    port, token = free_port(), secrets.token_hex(16)
+    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
+           "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+           "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+           "--LabApp.extension_manager=readonly"]
+    log = workdir / "jupyterlab.log"
+    with open(log, "wb") as logf:
+        proc = subprocess.Popen(cmd, cwd=root, env=full_env, stdout=logf, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    server = LabServer(f"http://127.0.0.1:{port}/", port, root, log, proc, pids, token=token)
+    try:
+        _wait_answering(server)
+        yield server
+    finally:
+        _stop(server)
+
+
+def lab_run_all(page: Any, server: LabServer, relpath: str, kernel_timeout: float = 60.0) -> int:
+    """Run > Run All Cells in the open notebook once its kernel is really up; the attempts needed.
+
+    Lab's toolbar indicator reads "idle" before the kernel exists (then
+    "connecting", then "idle"): Run All clicked that early silently runs
+    nothing. So: wait for REST ``/api/sessions`` to report the kernel idle,
+    click, and check the first code cell's prompt left ``[ ]:`` (3 tries).
+    """
+    poll(lambda: server.kernel_state(relpath), kernel_timeout,
+         f"the kernel of {relpath} to be idle (REST /api/sessions)", ok=lambda s: s == "idle", interval=0.3)
+    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=30_000)
+    for attempt in range(1, 4):
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+        try:
+            poll(lambda: (lab_prompts(page) or ["[ ]:"])[0] not in ("[ ]:", ""), 10,
+                 "the first code cell to start executing")
+            return attempt
+        except AssertionError:
+            page.keyboard.press("Escape")  # close a menu left open
+    raise AssertionError("Run > Run All Cells did not execute the notebook (3 tries)")
+
+
+def lab_prompts(page: Any) -> list[str]:
+    """The input prompt of every code cell of the open notebook, in order (``"[3]:"``, ``"[*]:"``, ``"[ ]:"``).
+
+    JupyterLab's default ``windowingMode`` ("contentVisibility") keeps every
+    cell in the DOM; with ``"full"`` windowing off-screen cells would be missing.
+    """
+    return page.evaluate("""() => [...document.querySelectorAll(
+        '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell.jp-CodeCell')]
+        .map(c => (c.querySelector('.jp-InputPrompt')?.textContent || '').replace(/\\s+/g, ' ').trim())""")
+
+
+def wait_lab_notebook_done(page: Any, server: LabServer, relpath: str, timeout: float,
+                           settle: float = 3.0, progress: Callable[[list[str]], None] | None = None
+                           ) -> list[str]:
+    """Wait until no code cell is queued or running (``[*]``) and the kernel is idle; the prompts.
+
+    "Done" must hold for ``settle`` s in a row (a kernel is briefly idle between
+    queued cells). After an error, Lab (``stop_on_error``) aborts the queued cells:
+    they end as ``[ ]:``, so this returns then too; the caller checks the prompts.
+    """
+    deadline = time.monotonic() + timeout
+    done_since: float | None = None
+    last: list[str] = []
+    while True:
+        last = lab_prompts(page)
+        if progress:
+            progress(last)
+        state = server.kernel_state(relpath)
+        if state == "dead":
+            raise AssertionError(f"the kernel of {relpath} died; prompts: {last}\n{server.log_tail()}")
+        done = bool(last) and "[*]:" not in last and state == "idle"
+        now = time.monotonic()
+        if done:
+            done_since = done_since or now
+            if now - done_since >= settle:
+                return last
+        else:
+            done_since = None
+        if now > deadline:
+            raise AssertionError(f"notebook still running after {timeout:g} s; prompts: {last}")
+        time.sleep(1.0)
+
+
+def lab_save(page: Any, server: LabServer, relpath: str, timeout: float = 30.0) -> dict:
+    """Save the open notebook (File > Save Notebook); the saved notebook read back via REST."""
+    before = server.api(f"api/contents/{relpath}?content=0")["last_modified"]
+    page.get_by_role("menuitem", name="File", exact=True).click()
+    page.locator(".lm-Menu-item[data-command='docmanager:save']").click()
+    poll(lambda: server.api(f"api/contents/{relpath}?content=0")["last_modified"], timeout,
+         f"{relpath} to be saved", ok=lambda modified: modified != before, interval=0.3)
+    return server.saved_notebook(relpath)
+
+
+def notebook_errors(nb: dict) -> list[tuple[int, str, str]]:
+    """``(code cell number from 1, ename, evalue)`` of every error output in a notebook."""
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    return [(i, o.get("ename", ""), o.get("evalue", ""))
+            for i, cell in enumerate(code, 1) for o in cell.get("outputs", [])
+            if o.get("output_type") == "error"]
+
+
+@dataclass
+class ConsoleMessage:
+    """A browser console message (``type`` "error", "warning", ...) and where it came from."""
+
+    type: str
+    text: str
+    url: str
+
+    def __str__(self) -> str:
+        return f"[{self.type}] {self.text}" + (f"  ({self.url})" if self.url else "")
+
+
+def record_console(page: Any, types: Sequence[str] = ("error",)) -> list[ConsoleMessage]:
+    """Start collecting the page's console messages of ``types``; the list fills as they come."""
+    messages: list[ConsoleMessage] = []
+
+    def on_console(msg: Any) -> None:
+        if msg.type in types:
+            location = msg.location or {}
+            messages.append(ConsoleMessage(msg.type, msg.text, location.get("url", "") or ""))
+
+    page.on("console", on_console)
+    return messages
+
+
+def lab_run_from(page: Any, cell: int, attempts: int = 3) -> None:
+    """Select code cell number ``cell`` (from 1) and click Run > Run Selected Cell and All Below.
+
+    (Run Selected Cell when it is the notebook's last cell: Lab disables "All Below" there.)
+    The menu item is enabled only while the notebook is current with one cell
+    selected: selecting is retried (prompt click, then editor click + Escape)
+    until it is, at most ``attempts`` times.
+    """
+    cell_locator = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell.jp-CodeCell").nth(cell - 1)
+    item = page.locator(".lm-Menu-item[data-command='notebook:run-all-below']")
+    for attempt in range(1, attempts + 1):
+        cell_locator.scroll_into_view_if_needed()
+        if attempt == 1:
+            cell_locator.locator(".jp-InputPrompt").click()
+        else:
+            cell_locator.locator(".jp-InputArea-editor").click()
+            page.keyboard.press("Escape")  # command mode, this cell selected
+        last = cell_locator.evaluate("el => { const cells = el.parentElement.querySelectorAll("
+                                     "':scope > .jp-Cell'); return cells[cells.length - 1] === el; }")
+        if last:  # Lab disables "... and All Below" on the last cell: Run Selected Cell there
+            item = page.locator(".lm-Menu-item[data-command='notebook:run-cell']")
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        try:
+            item.and_(page.locator(":not(.lm-mod-disabled)")).wait_for(timeout=3_000)
+        except Exception:  # noqa: BLE001 - not enabled (yet): close the menu, select again
+            page.keyboard.press("Escape")
+            continue
+        item.click()
+        poll(lambda: (lab_prompts(page) + [""] * cell)[cell - 1] != "[ ]:", 10,
+             f"code cell {cell} to start executing")
+        return
+    raise AssertionError(f"Run Selected Cell and All Below stayed disabled for code cell {cell}")

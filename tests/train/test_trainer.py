@@ -110,3 +110,12 @@ def test_train_network_and_notebook_widget(config, monkeypatch, capsys):
     widget.wait(timeout=600)
     assert widget.error is None and widget.trainer.progress.step == 3
     assert widget.bar.value == 3 and "finished" in widget.status.value
+
+
+def test_training_widget_draws_loss_as_png(config):
+    from posekit.widgets.training import TrainingWidget
+
+    trainer = Trainer(config, maxiters=2, displayiters=1, saveiters=2, **FAST)
+    widget = TrainingWidget(trainer)
+    widget.wait(timeout=600)
+    assert widget.loss.format == "png" and widget.loss.value[:4] == b"\x89PNG"
