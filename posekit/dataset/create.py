@@ -111,6 +111,7 @@ def create_training_dataset(
     net_type: str | None = None,
     seed: int | None = None,
     overwrite: bool = False,
+    pose_cfg_overrides: dict | None = None,
 ) -> DatasetReport:
     """Merge the labels, split them per training fraction and shuffle, write configs.
 
@@ -136,6 +137,9 @@ def create_training_dataset(
     overwrite
         Replace an existing shuffle (its split and configs). Without it an
         existing shuffle is an error, so trained models never lose their split.
+    pose_cfg_overrides
+        Keys to set in ``train/pose_cfg.yaml`` (e.g. ``{"optimizer": "adam",
+        "multi_step": [[0.001, 5000]], "batch_size": 8}``).
 
     Returns
     -------
@@ -178,6 +182,7 @@ def create_training_dataset(
             metadataset=split_file.relative_to(project.root).as_posix(),
             project_path=str(project.root),
             augmenter=project.cfg.get("default_augmenter") or "default",
+            **(pose_cfg_overrides or {}),
         )
         model = project.model_dir(split.fraction, split.shuffle)
         write_pose_cfg(model / "train" / "pose_cfg.yaml", train_cfg)

@@ -259,6 +259,9 @@ def pose_net_from_cfg(pose_cfg: Mapping[str, Any], **overrides: Any) -> PoseNet:
         "intermediate_supervision_layer": int(
             pose_cfg.get("intermediate_supervision_layer") or 12),
         "location_refinement": bool(pose_cfg.get("location_refinement", True)),
+        # posekit key: width of the first ResNet stage (64 = torchvision; narrower
+        # backbones train from scratch fast on a CPU)
+        "backbone_features": int(pose_cfg.get("backbone_features") or 64),
     }
     if pose_cfg.get("mean_pixel") is not None:
         kwargs["mean_pixel"] = tuple(float(v) for v in pose_cfg["mean_pixel"])
