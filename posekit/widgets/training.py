@@ -67,10 +67,14 @@ class TrainingWidget(W.VBox):
         state = "finished" if progress.finished else "running"
         last = progress.history[-1] if progress.history else None
         loss = f"loss {last[1]:.5f}, lr {last[2]:g}, " if last else ""
-        snaps = f", {len(progress.snapshots)} snapshot(s)" if progress.snapshots else ""
+        snaps = ", ".join(p.stem for p in progress.snapshots) or "none yet"
+        eta = ""
+        if not progress.finished and progress.images_per_second > 0:
+            seconds = (progress.maxiters - progress.step) * self.trainer.batch_size / progress.images_per_second
+            eta = f", ETA {int(seconds // 60)} min {int(seconds % 60)} s"
         self.status.value = (
             f"{state}: iteration {progress.step}/{progress.maxiters}, {loss}"
-            f"{progress.images_per_second:.1f} images/s{snaps}"
+            f"{progress.images_per_second:.1f} images/s{eta}<br>snapshots: {snaps}"
         )
         if progress.history:
             self._plot(progress)

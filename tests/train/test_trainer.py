@@ -119,3 +119,4 @@ def test_training_widget_draws_loss_as_png(config):
     widget = TrainingWidget(trainer)
     widget.wait(timeout=600)
     assert widget.loss.format == "png" and widget.loss.value[:4] == b"\x89PNG"
+    assert "snapshots: snapshot-2" in widget.status.value
