@@ -12,6 +12,7 @@ import numpy as np
 
 from posekit.frames.selection import downsample, frame_range, kmeans_indices, uniform_indices
 from posekit.io.images import write_png
+from posekit.utils.prompt import ask_yes_no
 from posekit.project.project import Project, frame_filename, frame_index_from_name, video_stem
 
 ALGORITHMS = ("kmeans", "uniform")
@@ -112,7 +113,7 @@ def extract_frames(
         return _crop_then_extract(project, stems, extract)
     results = {}
     for stem in stems:
-        if userfeedback and not _ask(f"Extract frames from '{stem}'? (yes/no) "):
+        if userfeedback and not ask_yes_no(f"Extract frames from '{stem}'? (yes/no) "):
             continue
         results[stem] = extract(stem, bool(crop))
     return results
@@ -154,10 +155,6 @@ def _selected_stems(project: Project, videos_list) -> list[str]:
             f"{stems}. Add them first with posekit.add_new_videos."
         )
     return [s for s in stems if s in wanted]
-
-
-def _ask(question: str) -> bool:
-    return input(question).strip().lower() in {"y", "yes", "ja", "ha", "oui", "ouais"}
 
 
 def _extract_video(

@@ -47,6 +47,40 @@ def scorer_name(project: Project, shuffle: int, iterations: int, net_type: str) 
     return f"DLC_{net}_{project.task_date}shuffle{shuffle}_{int(iterations)}"
 
 
+def selected_snapshot(
+    project: Project, shuffle: int = 1, trainingsetindex: int = 0
+) -> tuple[Path, int, Path]:
+    """(train folder, iteration, snapshot file) that config ``snapshotindex`` picks.
+
+    ``"all"`` picks the newest (one network predicts). Raises like
+    :func:`select_snapshots`.
+    """
+    fraction = project.training_fraction(trainingsetindex)
+    train_dir = project.model_dir(fraction, shuffle) / "train"
+    index = project.cfg["snapshotindex"]
+    iteration, snapshot = select_snapshots(train_dir, -1 if index == "all" else index)[0]
+    return train_dir, iteration, snapshot
+
+
+def snapshot_scorer(
+    config: str | os.PathLike | Project, shuffle: int = 1, trainingsetindex: int = 0
+) -> str:
+    """The scorer name :func:`load_predictor` gives, from the snapshot's files alone.
+
+    Names the analysis files of the current network without loading its weights.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the shuffle has no snapshot (train it first).
+    """
+    project = Project.open(config)
+    train_dir, iteration, snapshot = selected_snapshot(project, shuffle, trainingsetindex)
+    meta = read_snapshot_metadata(snapshot)
+    net_type = meta.get("net_type") or read_pose_cfg(train_dir / "pose_cfg.yaml")["net_type"]
+    return scorer_name(project, shuffle, int(meta.get("iteration", iteration)), net_type)
+
+
 @dataclass
 class Predictor:
     """Predict poses with one snapshot.
@@ -167,12 +201,10 @@ def load_predictor(
     from posekit.model.pose_net import pose_net_from_cfg
 
     project = Project.open(config)
-    fraction = project.training_fraction(trainingsetindex)
-    train_dir = project.model_dir(fraction, shuffle) / "train"
     if snapshot is None:
-        index = project.cfg["snapshotindex"]
-        iteration, snapshot = select_snapshots(train_dir, -1 if index == "all" else index)[0]
+        train_dir, _, snapshot = selected_snapshot(project, shuffle, trainingsetindex)
     snapshot = Path(snapshot)
+    train_dir = snapshot.parent
     meta = read_snapshot_metadata(snapshot)
     pose_cfg = read_pose_cfg(train_dir / "pose_cfg.yaml")
     overrides = {k: meta[k] for k in ("net_type", "output_stride") if k in meta}

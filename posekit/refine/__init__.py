@@ -9,7 +9,7 @@ behind ``refine_labels``) turns corrected frames into CollectedData rows;
 ``previous_iteration_snapshot`` names the network to continue training from.
 """
 
-from posekit.refine.extract import extract_outlier_frames, find_outliers, network_scorer
+from posekit.refine.extract import extract_outlier_frames, find_outliers
 from posekit.refine.machinelabels import MachineLabels, machinelabels_path
 from posekit.refine.merge import (
     MergeReport,
@@ -30,6 +30,5 @@ __all__ = [
     "find_outliers",
     "machinelabels_path",
     "merge_datasets",
-    "network_scorer",
     "previous_iteration_snapshot",
 ]

@@ -37,6 +37,8 @@ from typing import Any
 
 import numpy as np
 
+from posekit.predict.predictor import snapshot_scorer
+from posekit.utils.prompt import ask_yes_no
 from posekit.frames.selection import (
     downsample,
     frame_range,
@@ -70,7 +72,6 @@ __all__ = [
     "extract_candidates",
     "extract_outlier_frames",
     "find_outliers",
-    "network_scorer",
 ]
 
 EXTRACTION_ALGORITHMS = ("kmeans", "uniform")
@@ -81,34 +82,6 @@ _RANDOM_READS_MAX = 64
 # --------------------------------------------------------------------------- #
 # Which analysis file
 # --------------------------------------------------------------------------- #
-
-
-def network_scorer(
-    config: str | os.PathLike | Project, shuffle: int = 1, trainingsetindex: int = 0
-) -> str:
-    """The DeepLabCut scorer of the snapshot config ``snapshotindex`` selects.
-
-    The same name :func:`posekit.predict.predictor.load_predictor` gives its
-    network (``DLC_<net>_<Task><date>shuffle<k>_<iterations>``), computed
-    from the snapshot's files without loading the weights.
-
-    Raises
-    ------
-    FileNotFoundError
-        If the shuffle has no snapshot (train it first).
-    """
-    from posekit.dataset.pose_cfg import read_pose_cfg
-    from posekit.predict.predictor import scorer_name, select_snapshots
-    from posekit.train.snapshots import read_snapshot_metadata
-
-    project = Project.open(config)
-    fraction = project.training_fraction(trainingsetindex)
-    train_dir = project.model_dir(fraction, shuffle) / "train"
-    index = project.cfg.get("snapshotindex", -1)
-    step, snapshot = select_snapshots(train_dir, -1 if index == "all" else index)[0]
-    meta = read_snapshot_metadata(snapshot)
-    net_type = meta.get("net_type") or read_pose_cfg(train_dir / "pose_cfg.yaml")["net_type"]
-    return scorer_name(project, shuffle, int(meta.get("iteration", step)), net_type)
 
 
 def _analysis_files(video: Path, scorer: str, destfolder: str | os.PathLike | None):
@@ -240,7 +213,7 @@ def find_outliers(
     """Stage 1 of ``extract_outlier_frames``: the outlier candidates of each video.
 
     Parameters are those of :func:`extract_outlier_frames`; ``scorer``
-    overrides the network scorer (default: :func:`network_scorer`) and
+    overrides the network scorer (default: :func:`snapshot_scorer`) and
     ``n_jobs`` the worker processes of ``fitting``.
 
     Raises
@@ -254,7 +227,7 @@ def find_outliers(
     if outlieralgorithm == "list" and frames2use is None:
         raise ValueError("outlieralgorithm='list' needs frames2use=[frame numbers].")
     project = Project.open(config)
-    scorer = scorer or network_scorer(project, shuffle, trainingsetindex)
+    scorer = scorer or snapshot_scorer(project, shuffle, trainingsetindex)
     parameters = {
         "outlieralgorithm": outlieralgorithm,
         "comparisonbodyparts": comparisonbodyparts,
@@ -502,7 +475,6 @@ def _draw(project: Project, frame: np.ndarray, pose: np.ndarray, colors: np.ndar
 # The verb
 # --------------------------------------------------------------------------- #
 
-_YES = {"y", "yes", "ja", "ha", "oui", "ouais"}
 
 
 def extract_outlier_frames(
@@ -636,10 +608,8 @@ def extract_outlier_frames(
             results[search.stem] = OutlierExtraction(search.stem, search.video)
             continue
         if not automatic:
-            answer = input(
-                f"Extract {n_pick} of the {n_new} new outlier frame(s) of '{search.stem}'? (yes/no) "
-            )
-            if answer.strip().lower() not in _YES:
+            question = f"Extract {n_pick} of the {n_new} new outlier frame(s) of '{search.stem}'? (yes/no) "
+            if not ask_yes_no(question):
                 print("Nothing extracted; change epsilon / p_bound or the algorithm and try again.")
                 continue
         results[search.stem] = extract(search)

@@ -170,29 +170,15 @@ def read_analysis(path: str | os.PathLike) -> Analysis:
 
 def current_scorer(config: str | os.PathLike | Project, shuffle: int = 1,
                    trainingsetindex: int = 0) -> str | None:
-    """Scorer name of the snapshot ``snapshotindex`` picks, or None if the shuffle is untrained.
-
-    The same name :func:`posekit.predict.predictor.load_predictor` gives its
-    predictor (and ``analyze_videos`` its files), computed from the snapshot's
-    file name and JSON metadata, without loading the weights.
-    """
-    from posekit.dataset.pose_cfg import read_pose_cfg
-    from posekit.predict.predictor import scorer_name, select_snapshots
-    from posekit.train.snapshots import list_snapshots, read_snapshot_metadata
+    """:func:`~posekit.predict.predictor.snapshot_scorer`, or None if the shuffle is untrained."""
+    from posekit.predict.predictor import snapshot_scorer
+    from posekit.train.snapshots import list_snapshots
 
     project = Project.open(config)
-    fraction = project.training_fraction(trainingsetindex)
-    train_dir = project.model_dir(fraction, shuffle) / "train"
+    train_dir = project.model_dir(project.training_fraction(trainingsetindex), shuffle) / "train"
     if not list_snapshots(train_dir):
         return None
-    index = project.cfg["snapshotindex"]
-    iteration, snapshot = select_snapshots(train_dir, -1 if index == "all" else index)[0]
-    meta = read_snapshot_metadata(snapshot)
-    net_type = meta.get("net_type")
-    if not net_type and (train_dir / "pose_cfg.yaml").is_file():
-        net_type = read_pose_cfg(train_dir / "pose_cfg.yaml").get("net_type")
-    net_type = net_type or project.cfg.get("default_net_type") or "resnet_50"
-    return scorer_name(project, shuffle, int(meta.get("iteration", iteration)), net_type)
+    return snapshot_scorer(project, shuffle, trainingsetindex)
 
 
 def _scorer_of(path: Path, stem: str) -> str:

@@ -105,12 +105,12 @@ def trained_config(synthetic_config, tmp_path_factory) -> Path:
 @pytest.fixture
 def project(trained_config, tmp_path) -> Path:
     """A private copy of the trained project with an analysis file of its video (config path)."""
-    from posekit.refine import network_scorer
+    from posekit.predict.predictor import snapshot_scorer
 
     config = copy_project(trained_config, tmp_path / trained_config.parent.name)
     proj = Project.open(config)
     video = proj.video_path("synthetic")
-    write_analysis(video, network_scorer(config), make_poses(), proj.bodyparts)
+    write_analysis(video, snapshot_scorer(config), make_poses(), proj.bodyparts)
     return config
 
 

@@ -12,8 +12,8 @@ from posekit.refine import (
     MachineLabels,
     extract_outlier_frames,
     find_outliers,
-    network_scorer,
 )
+from posekit.predict.predictor import snapshot_scorer
 from posekit.refine.machinelabels import machinelabels_path
 from tests.refine.conftest import GLITCHES, LOW, make_poses, write_analysis
 
@@ -23,10 +23,10 @@ def video(project):
     return Project.open(project).video_path("synthetic")
 
 
-def test_network_scorer_is_the_predictors(trained_config):
+def test_snapshot_scorer_is_the_predictors(trained_config):
     from posekit.predict.predictor import load_predictor
 
-    assert network_scorer(trained_config) == load_predictor(trained_config).scorer
+    assert snapshot_scorer(trained_config) == load_predictor(trained_config).scorer
 
 
 def test_each_detector_finds_the_planted_frames(project, video):
@@ -76,7 +76,7 @@ def test_automatic_extraction_writes_images_and_machine_labels(project, video):
     df = pd.read_hdf(h5)  # one object, DLC reads without a key
     with pd.HDFStore(h5, "r") as store:
         assert store.keys() == ["/df_with_missing"]
-    scorer = network_scorer(project)
+    scorer = snapshot_scorer(project)
     assert list(df.columns.names) == ["scorer", "bodyparts", "coords"]
     assert set(df.columns.get_level_values(0)) == {scorer}
     assert list(df.columns.get_level_values(2)[:3]) == ["x", "y", "likelihood"]
@@ -92,7 +92,7 @@ def test_automatic_extraction_writes_images_and_machine_labels(project, video):
 
 
 def test_crop_offset_from_metadata_is_added(project, video):
-    scorer = network_scorer(project)
+    scorer = snapshot_scorer(project)
     poses = make_poses()
     cropped = poses.copy()
     cropped[:, :, 0] -= 10
@@ -110,7 +110,7 @@ def test_new_video_is_added_to_the_project(project, tmp_path):
     other = tmp_path / "second.mp4"
     make_synthetic_video(other, n_frames=40, seed=3)
     poses = make_poses(40)
-    write_analysis(other, network_scorer(project), poses, Project.open(project).bodyparts)
+    write_analysis(other, snapshot_scorer(project), poses, Project.open(project).bodyparts)
     result = extract_outlier_frames(project, other, outlieralgorithm="jump", automatic=True,
                                     extractionalgorithm="uniform", seed=1)["second"]
     proj = Project.open(project)
@@ -147,7 +147,7 @@ def test_errors_name_the_valid_choices_and_write_nothing(project, video):
     with pytest.raises(ValueError, match="frames2use"):
         extract_outlier_frames(project, [video], outlieralgorithm="list", automatic=True)
     assert sorted(p.name for p in folder.iterdir()) == before
-    video.with_name(f"synthetic{network_scorer(project)}.h5").unlink()
+    video.with_name(f"synthetic{snapshot_scorer(project)}.h5").unlink()
     with pytest.raises(FileNotFoundError, match="analyze_videos"):
         extract_outlier_frames(project, [video], automatic=True)
 
