@@ -217,11 +217,12 @@ def make_synthetic_project(
     stem = proj.video_stems()[0]
     if not proj.frame_images(stem):
         extract_frames(proj, algo=algo, seed=seed)
+    if proj.collected_data_path(stem).exists():
+        return config  # labels already there: never overwrite them
     table = LabelTable.empty(proj.scorer, proj.bodyparts)
     for image in proj.frame_images(stem):
         key = ("labeled-data", stem, image.name)
         for part, xy in zip(proj.bodyparts, keypoints[frame_index_from_name(image.name)]):
             table.set_point(key, part, tuple(xy))
-    if not proj.collected_data_path(stem).exists():
-        table.save(proj.labeled_folder(stem))
+    table.save(proj.labeled_folder(stem))
     return config

@@ -28,10 +28,17 @@ class LabelCheck:
     missing_images: list[str] = field(default_factory=list)
 
 
-def skeleton_indices(project: Project) -> list[tuple[int, int]]:
-    """The config's skeleton as pairs of body-part indices."""
-    parts = project.bodyparts
-    return [(parts.index(a), parts.index(b)) for a, b, *_ in project.cfg.get("skeleton") or []]
+def skeleton_indices(project: Project, bodyparts: list[str] | None = None) -> list[tuple[int, int]]:
+    """The config's skeleton as pairs of indices into ``bodyparts`` (default: config order).
+
+    Edges naming a part that ``bodyparts`` lacks (e.g. an older analysis file) are left out.
+    """
+    parts = project.bodyparts if bodyparts is None else list(bodyparts)
+    return [
+        (parts.index(a), parts.index(b))
+        for a, b, *_ in project.cfg.get("skeleton") or []
+        if a in parts and b in parts
+    ]
 
 
 def check_labels(

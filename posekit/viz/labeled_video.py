@@ -26,6 +26,7 @@ import numpy as np
 from posekit.project.project import VIDEO_SUFFIXES, Project, glob_escape
 from posekit.utils.notebook import in_notebook
 from posekit.viz.colors import bodypart_colors, named_color
+from posekit.viz.check_labels import skeleton_indices
 from posekit.viz.draw import draw_line, draw_marker
 
 __all__ = [
@@ -408,11 +409,7 @@ def _style(project: Project, analysis: Analysis, displayedbodyparts, draw_skelet
            trailpoints: int) -> LabeledVideoStyle:
     cfg = project.cfg
     parts = analysis.bodyparts
-    skeleton = []
-    if draw_skeleton:
-        for a, b, *_ in cfg.get("skeleton") or []:
-            if a in parts and b in parts:
-                skeleton.append((parts.index(a), parts.index(b)))
+    skeleton = skeleton_indices(project, parts) if draw_skeleton else []
     radius = float(cfg.get("dotsize", 12))
     return LabeledVideoStyle(
         colors=bodypart_colors(cfg.get("colormap", "rainbow"), len(parts)),
