@@ -22,9 +22,14 @@ def test_multi_step_matches_dlc():
 
 
 def test_optimizer_choice():
+    params, grads = {"w": jnp.zeros(2)}, {"w": jnp.array([2.0, -0.5])}
     cfg = {"multi_step": [[0.1, 10]], "optimizer": "adam"}
     tx, _ = make_optimizer(cfg)
-    assert tx.init({"w": jnp.zeros(2)}) is not None
+    updates, _ = tx.update(grads, tx.init(params), params)
+    np.testing.assert_allclose(updates["w"], [-0.1, 0.1], rtol=1e-3)  # Adam's first step: lr * sign
+    tx, _ = make_optimizer({**cfg, "optimizer": "sgd"})
+    updates, _ = tx.update(grads, tx.init(params), params)
+    np.testing.assert_allclose(updates["w"], [-0.2, 0.05], rtol=1e-6)  # SGD: -lr * grad
     with pytest.raises(ValueError, match="optimizer='rmsprop'"):
         make_optimizer({**cfg, "optimizer": "rmsprop"})
 
