@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from posekit.errors import LabelError
+from posekit.io.dataframes import object_multiindex
 from posekit.utils.atomic import atomic_path
 
 __all__ = [
@@ -257,7 +258,7 @@ def _normalise_frame(frame: Any, source: os.PathLike | str) -> pd.DataFrame:
     columns = _normalise_columns(frame.columns, source)
     index = _normalise_rows(frame.index, source)
     values = _to_float(frame, source)
-    return pd.DataFrame(values, index=_object_multiindex(index, 3), columns=columns)
+    return pd.DataFrame(values, index=object_multiindex(index, nlevels=3), columns=columns)
 
 
 def _normalise_columns(columns: pd.Index, source: os.PathLike | str) -> pd.MultiIndex:
@@ -310,7 +311,7 @@ def _normalise_columns(columns: pd.Index, source: os.PathLike | str) -> pd.Multi
                     f"{source}: bodypart {bodypart!r} (scorer {scorer!r}) is missing its "
                     f"{coord!r} coords column; every bodypart needs both x and y."
                 )
-    return _object_multiindex(tuples, 3, names=list(COLUMN_NAMES))
+    return object_multiindex(tuples, names=list(COLUMN_NAMES))
 
 
 def _normalise_rows(index: pd.Index, source: os.PathLike | str) -> list[ImageKey]:
@@ -386,24 +387,6 @@ def _to_float(frame: pd.DataFrame, source: os.PathLike | str) -> np.ndarray:
             f"{frame.columns[j]!r}; leave unlabelled points empty (NaN)."
         )
     return values
-
-
-def _object_multiindex(
-    tuples: Sequence[tuple[str, ...]], nlevels: int, names: Sequence[str | None] | None = None
-) -> pd.MultiIndex:
-    """Build a MultiIndex whose levels are object-dtype (pandas 3 would infer ``str``)."""
-    levels: list[pd.Index] = []
-    codes: list[list[int]] = []
-    for level in range(nlevels):
-        column = [t[level] for t in tuples]
-        uniques = sorted(set(column))
-        lookup = {value: code for code, value in enumerate(uniques)}
-        levels.append(pd.Index(uniques, dtype=object))
-        codes.append([lookup[value] for value in column])
-    return pd.MultiIndex(
-        levels=levels, codes=codes, names=list(names) if names else [None] * nlevels,
-        verify_integrity=False,
-    )
 
 
 # --------------------------------------------------------------------------------------
@@ -793,13 +776,12 @@ class LabelTable:
         """
         images, coords = self.to_array()
         values = coords.reshape(len(images), 2 * len(self._bodyparts))
-        columns = _object_multiindex(
+        columns = object_multiindex(
             [(self._scorer, bp, c) for bp in self._bodyparts for c in ("x", "y")],
-            3,
             names=list(COLUMN_NAMES),
         )
         if row_index == "tuple":
-            index: pd.Index = _object_multiindex(images, 3)
+            index: pd.Index = object_multiindex(images, nlevels=3)
         elif row_index == "string":
             paths = ["/".join(k) for k in images]
             order = sorted(range(len(paths)), key=paths.__getitem__)

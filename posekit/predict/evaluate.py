@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from posekit.io.dataframes import object_multiindex
 from posekit.predict.results import (
-    object_multiindex,
     poses_from_dataframe,
     poses_to_dataframe,
     read_poses,

@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from posekit.io.dataframes import object_multiindex
+
 from posekit.utils.atomic import atomic_path, atomic_write_text
 
 __all__ = [
@@ -39,7 +41,6 @@ __all__ = [
     "H5_KEY",
     "AnalysisPaths",
     "analysis_paths",
-    "object_multiindex",
     "pose_columns",
     "poses_from_dataframe",
     "poses_to_dataframe",
@@ -55,32 +56,6 @@ H5_KEY = "df_with_missing"
 COORDS: tuple[str, str, str] = ("x", "y", "likelihood")
 #: Column level names.
 COLUMN_NAMES: tuple[str, str, str] = ("scorer", "bodyparts", "coords")
-
-
-def object_multiindex(
-    tuples: Sequence[tuple[Any, ...]], names: Sequence[str | None] | None = None
-) -> pd.MultiIndex:
-    """A MultiIndex whose levels are object dtype, in the given order.
-
-    pandas 3 would infer its ``str`` dtype for string levels; DeepLabCut-era
-    pandas (1.x/2.x) reads object-dtype levels from HDF5 without surprises.
-    """
-    tuples = [tuple(t) for t in tuples]
-    nlevels = len(tuples[0]) if tuples else len(names or ())
-    levels: list[pd.Index] = []
-    codes: list[list[int]] = []
-    for level in range(nlevels):
-        column = [t[level] for t in tuples]
-        uniques = list(dict.fromkeys(column))  # first-seen order
-        lookup = {value: code for code, value in enumerate(uniques)}
-        levels.append(pd.Index(uniques, dtype=object))
-        codes.append([lookup[value] for value in column])
-    return pd.MultiIndex(
-        levels=levels,
-        codes=codes,
-        names=list(names) if names else [None] * nlevels,
-        verify_integrity=False,
-    )
 
 
 def pose_columns(scorer: str, bodyparts: Sequence[str]) -> pd.MultiIndex:

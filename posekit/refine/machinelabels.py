@@ -24,8 +24,8 @@ import pandas as pd
 
 from posekit.errors import LabelError
 from posekit.io.labels import ImageKey
+from posekit.io.dataframes import object_multiindex
 from posekit.predict.results import (
-    object_multiindex,
     poses_to_dataframe,
     read_poses,
     write_poses,
