@@ -10,6 +10,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from posekit.utils.xla_flags import apply_default_xla_flags
+
+apply_default_xla_flags()
+
 __version__ = "0.1.0.dev0"
 
 #: public name -> "module:attribute"

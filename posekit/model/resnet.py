@@ -27,6 +27,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from posekit.model.conv import CONV_OUTPUT, Conv2d
 from posekit.model.initializers import kaiming_normal_fan_out
 
 __all__ = [
@@ -93,16 +94,13 @@ def _conv(
     dilation: int = 1,
     name: str,
     dtype: Any,
-) -> nn.Conv:
+) -> Conv2d:
     """Build a bias-free convolution with torchvision's symmetric padding."""
-    pad = dilation * (kernel - 1) // 2
-    return nn.Conv(
+    return Conv2d(
         features,
-        (kernel, kernel),
-        strides=(stride, stride),
-        padding=((pad, pad), (pad, pad)),
-        kernel_dilation=(dilation, dilation),
-        use_bias=False,
+        kernel,
+        stride=stride,
+        dilation=dilation,
         kernel_init=kaiming_normal_fan_out,
         dtype=dtype,
         name=name,
@@ -252,7 +250,13 @@ class ResLayer(nn.Module):
         self, x: jax.Array, use_running_average: bool
     ) -> tuple[jax.Array, ...]:
         """Apply the blocks in turn; return each block's output."""
-        block_cls = _BLOCKS[self.block]
+        # In training, keep only the convolution outputs for the backward pass
+        # and recompute batch norm and ReLU from them (cheap, element-wise).
+        block_cls = nn.remat(
+            _BLOCKS[self.block],
+            static_argnums=(2,),
+            policy=jax.checkpoint_policies.save_only_these_names(CONV_OUTPUT),
+        )
         out_features = self.planes * block_cls.expansion
         outputs = []
         for index in range(self.num_blocks):
