@@ -25,11 +25,14 @@ import jax.numpy as jnp
 from jax import lax
 from jax.ad_checkpoint import checkpoint_name
 
-__all__ = ["CONV_OUTPUT", "Conv2d", "conv2d"]
+__all__ = ["CONV_OUTPUT", "Conv2d", "conv2d", "conv2d_transpose"]
 
 #: The name (``jax.ad_checkpoint.checkpoint_name``) every convolution output
 #: carries, for rematerialisation policies that keep just these.
 CONV_OUTPUT = "conv_output"
+
+#: Weight gradients of convolutions with fewer input channels use im2col.
+_IM2COL_BELOW_CHANNELS = 16
 
 _DIMS = ("NHWC", "HWIO", "NHWC")
 
@@ -60,44 +63,51 @@ def _tap(padded: jax.Array, i: int, j: int, shape: tuple[int, int], stride: int,
                   j * dilation: j * dilation + stride * (cols - 1) + 1: stride]
 
 
-def _weight_grad(x: jax.Array, g: jax.Array, kernel: tuple[int, int], stride: int, dilation: int) -> jax.Array:
-    """d loss / d kernel: one (out, in) matrix product per kernel tap."""
+def _weight_grad(
+    x: jax.Array, g: jax.Array, kernel: tuple[int, int], stride: int, dilation: int,
+    pads: tuple[tuple[int, int], tuple[int, int]] | None = None,
+) -> jax.Array:
+    """d loss / d kernel, as matrix products over all output pixels.
+
+    ``pads`` is the ((top, bottom), (left, right)) zero padding of ``x``
+    (default: torchvision's symmetric padding).
+
+    One (in, out) product per kernel tap; for few input channels (the RGB
+    stem) the taps are gathered into one matrix first (im2col), since products
+    with a handful of rows waste the CPU's vector units.
+    """
     kh, kw = kernel
-    pad = _padding(kh, dilation)
-    padded = jnp.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0))) if pad else x
-    g_t = g.reshape(-1, g.shape[-1]).T  # (out, N*H*W)
-    taps = [
-        [g_t @ _tap(padded, i, j, g.shape[1:3], stride, dilation).reshape(-1, x.shape[-1])
-         for j in range(kw)]
-        for i in range(kh)
-    ]
-    return jnp.stack([jnp.stack(row) for row in taps]).swapaxes(2, 3)  # (kh, kw, in, out)
+    channels = x.shape[-1]
+    if pads is None:
+        pads = ((_padding(kh, dilation),) * 2, (_padding(kw, dilation),) * 2)
+    padded = jnp.pad(x, ((0, 0), *pads, (0, 0)))
+    flat_g = g.reshape(-1, g.shape[-1])
+    taps = [_tap(padded, i, j, g.shape[1:3], stride, dilation).reshape(-1, channels)
+            for i in range(kh) for j in range(kw)]
+    over_pixels = (((0,), (0,)), ((), ()))
+    if channels < _IM2COL_BELOW_CHANNELS:
+        columns = jnp.concatenate(taps, axis=-1)
+        return lax.dot_general(columns, flat_g, over_pixels).reshape(kh, kw, channels, -1)
+    return jnp.stack([lax.dot_general(tap, flat_g, over_pixels) for tap in taps]).reshape(kh, kw, channels, -1)
 
 
 def _input_grad(w: jax.Array, g: jax.Array, in_shape: tuple[int, ...], stride: int, dilation: int) -> jax.Array:
     """d loss / d input: the adjoint convolution, as a forward convolution."""
-    height, width = in_shape[1:3]
     if w.shape[0] == 1 and w.shape[1] == 1:
         dx = jnp.einsum("bhwd,cd->bhwc", g, w[0, 0])
         if stride == 1:
             return dx
         return lax.pad(dx, jnp.zeros((), dx.dtype), [
             (0, 0, 0),
-            (0, height - (stride * (g.shape[1] - 1) + 1), stride - 1),
-            (0, width - (stride * (g.shape[2] - 1) + 1), stride - 1),
+            (0, in_shape[1] - (stride * (g.shape[1] - 1) + 1), stride - 1),
+            (0, in_shape[2] - (stride * (g.shape[2] - 1) + 1), stride - 1),
             (0, 0, 0),
         ])
-    pad = _padding(w.shape[0], dilation)
-    if stride > 1:  # put the output gradient back on the input grid
-        g = lax.pad(g, jnp.zeros((), g.dtype), [(0, 0, 0), (0, 0, stride - 1), (0, 0, stride - 1), (0, 0, 0)])
-    reach = dilation * (w.shape[0] - 1)
-    flipped = jnp.flip(w, (0, 1)).swapaxes(2, 3)
-    full = lax.conv_general_dilated(
-        g, flipped, (1, 1),
-        [(reach, height + 2 * pad - g.shape[1]), (reach, width + 2 * pad - g.shape[2])],
-        rhs_dilation=(dilation, dilation), dimension_numbers=_DIMS,
-    )
-    return full[:, pad: pad + height, pad: pad + width]
+    if stride > 1:  # XLA's own input gradient is the faster one here
+        return jax.vjp(lambda image: _reference_conv(image, w, stride, dilation), jnp.zeros(in_shape, g.dtype))[1](g)[0]
+    # stride 1, odd kernel: the adjoint of a "same" convolution is the "same"
+    # convolution with the kernel flipped and its in/out channels swapped
+    return _reference_conv(g, jnp.flip(w, (0, 1)).swapaxes(2, 3), 1, dilation)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
@@ -141,6 +151,52 @@ def conv2d(x: jax.Array, w: jax.Array, stride: int = 1, dilation: int = 1) -> ja
     else:
         y = _reference_conv(x, w, int(stride), int(dilation))
     return checkpoint_name(y, CONV_OUTPUT)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def _fast_grad_conv_transpose(z: jax.Array, w: jax.Array, stride: int) -> jax.Array:
+    return lax.conv_transpose(z, w, (stride, stride), "SAME", transpose_kernel=True, dimension_numbers=_DIMS)
+
+
+def _fast_grad_conv_transpose_fwd(z, w, stride):
+    return _fast_grad_conv_transpose(z, w, stride), (z, w)
+
+
+def _fast_grad_conv_transpose_bwd(stride, residuals, g):
+    # The transposed convolution is the adjoint of the strided "SAME"
+    # convolution from its output back to its input, with the same kernel.
+    z, w = residuals
+    pads = lax.padtype_to_pads(g.shape[1:3], w.shape[:2], (stride, stride), "SAME")
+    dz = lax.conv_general_dilated(g, w, (stride, stride), pads, dimension_numbers=_DIMS)
+    dw = _weight_grad(g, z, w.shape[:2], stride, 1, pads=tuple(pads))
+    return dz, dw
+
+
+_fast_grad_conv_transpose.defvjp(_fast_grad_conv_transpose_fwd, _fast_grad_conv_transpose_bwd)
+
+
+def conv2d_transpose(z: jax.Array, w: jax.Array, stride: int = 2) -> jax.Array:
+    """TensorFlow's ``conv2d_transpose`` with ``SAME`` padding (DeepLabCut's heads).
+
+    Parameters
+    ----------
+    z
+        (N, h, w, C_in) features.
+    w
+        (k, k, C_out, C_in) kernel, TensorFlow's layout (no flip).
+    stride
+        Upsampling factor.
+
+    Returns
+    -------
+    jax.Array
+        (N, stride * h, stride * w, C_out); equals
+        ``lax.conv_transpose(z, w, (stride, stride), "SAME", transpose_kernel=True)``,
+        with the fast CPU gradient.
+    """
+    if jax.default_backend() == "cpu":
+        return _fast_grad_conv_transpose(z, w, int(stride))
+    return lax.conv_transpose(z, w, (stride, stride), "SAME", transpose_kernel=True, dimension_numbers=_DIMS)
 
 
 class Conv2d(nn.Module):

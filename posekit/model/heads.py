@@ -6,7 +6,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import flax.linen as nn
+import jax
 
+from posekit.model.conv import conv2d_transpose
 from posekit.model.initializers import glorot_uniform
 
 __all__ = ["PredictionHead"]
@@ -41,3 +43,17 @@ class PredictionHead(nn.ConvTranspose):
     transpose_kernel: bool = True
     kernel_init: Any = glorot_uniform
     bias_init: Any = nn.initializers.zeros
+
+    @nn.compact
+    def __call__(self, inputs: jax.Array) -> jax.Array:
+        """Upsample NHWC ``inputs`` to ``features`` maps of twice the size.
+
+        Computes what :class:`flax.linen.ConvTranspose` does with these
+        settings (same parameters), through
+        :func:`posekit.model.conv.conv2d_transpose` for its fast CPU gradient.
+        """
+        kernel = self.param("kernel", self.kernel_init,
+                            (*self.kernel_size, self.features, inputs.shape[-1]), self.param_dtype)
+        bias = self.param("bias", self.bias_init, (self.features,), self.param_dtype)
+        inputs, kernel, bias = self.promote_dtype(inputs, kernel, bias, dtype=self.dtype)
+        return conv2d_transpose(inputs, kernel, self.strides[0]) + bias

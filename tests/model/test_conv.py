@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from jax import lax
 
-from posekit.model.conv import Conv2d, conv2d
+from posekit.model.conv import Conv2d, conv2d, conv2d_transpose
 
 CASES = [  # (kernel, stride, dilation, height, width)
     (1, 1, 1, 9, 7),
@@ -51,3 +51,22 @@ def test_conv_module_has_flax_conv_parameter_layout():
     assert jax.tree_util.tree_map(jnp.shape, variables) == {"params": {"kernel": (3, 3, 3, 4)}}
     assert module.apply(variables, jnp.ones((1, 8, 8, 3))).shape == (1, 4, 4, 4)
 
+
+
+@pytest.mark.parametrize("height,width", [(4, 5), (7, 6)])
+def test_conv2d_transpose_value_and_gradients_match_lax(height, width):
+    rng = np.random.default_rng(height)
+    z = jnp.asarray(rng.normal(size=(2, height, width, 6)), jnp.float32)
+    w = jnp.asarray(rng.normal(size=(3, 3, 4, 6)), jnp.float32)
+
+    def reference(a, b):
+        return lax.conv_transpose(a, b, (2, 2), "SAME", transpose_kernel=True,
+                                  dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+    out = conv2d_transpose(z, w, 2)
+    np.testing.assert_allclose(out, reference(z, w), rtol=1e-5, atol=1e-4)
+    weights = jnp.asarray(rng.normal(size=out.shape), jnp.float32)
+    grads = jax.grad(lambda a, b: jnp.sum(weights * conv2d_transpose(a, b, 2)), argnums=(0, 1))(z, w)
+    expected = jax.grad(lambda a, b: jnp.sum(weights * reference(a, b)), argnums=(0, 1))(z, w)
+    for got, want in zip(grads, expected, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-3)
