@@ -2,31 +2,34 @@
 
 Usage::
 
-    python benchmarks/bench_analyze.py [--frames 300] [--width 640] [--height 480]
-                                       [--net-seconds 20] [--memory-frames 300 1500]
+    python benchmarks/bench_analyze.py [--frames 200] [--width 640] [--height 480]
+                                       [--batches 1 8 32] [--net-seconds 20]
+                                       [--memory-frames 2000 8000] [--memory-size 160 120]
                                        [--backends jax onnx]
 
 Builds a throw-away project in a temporary folder with randomly initialised
-snapshots (speed does not depend on the weights): shuffle 1 resnet_50,
-shuffle 2 resnet_18, shuffle 3 a tiny resnet_18 (8 base features). Each
-measurement runs in its own child process, so its peak RSS
+snapshots (speed does not depend on the weights): shuffle 1 resnet_50
+(output stride 16, DeepLabCut's default) and shuffle 2 a tiny resnet_18 (8 base
+features). Each measurement runs in its own child process, so its peak RSS
 (``resource.getrusage``) is its own; the XLA compilation cache is shared, and
 each child first analyses a short clip so compilation is not timed. Prints:
 
+* GFLOP per frame of resnet_50 at the video's size (XLA's count of the
+  jitted forward pass) and this CPU's measured float32 peak
+  (``cpu_peak.py``), so each frames/s figure also reads as a fraction of peak;
 * ``analyze_videos``: frames/s of the decode + predict loop (without the
   first batch's dispatch, where JAX traces the network and loads it from the
   compilation cache; "(all)" with it, and that "startup" time), wall time of
-  the whole call (loading, writing included) and peak RSS, for resnet_50 at batch
-  1 and 8, resnet_18 at batch 8, and the tiny network at batch 8 (where
-  decoding is no longer negligible next to the network);
+  the whole call (loading, writing included) and peak RSS, for resnet_50 at
+  each batch size, for each predictor backend asked for
+  (``POSEKIT_PREDICT_BACKEND``: ``jax``, ``onnx`` when onnxruntime is
+  installed);
 * the network alone (``Predictor.predict`` on one preloaded batch, in a loop)
   and decoding alone (``VideoReader.iter_frames``): if decoding overlaps the
   device, analysis runs at about the network's speed, not at
-  ``1 / (1/network + 1/decode)``;
-* each for the predictor backends asked for (``POSEKIT_PREDICT_BACKEND``:
-  ``jax``, ``onnx`` when onnxruntime is installed);
-* peak RSS of the tiny network on videos of different lengths (streaming:
-  memory must not grow with the video).
+  ``1 / (1/network + 1/decode)`` ("serial");
+* peak RSS of the tiny network on videos of different lengths at a small
+  resolution (streaming: memory must not grow with the video).
 
 Figures only, no assertions. On a shared machine the timings are noisy.
 """
@@ -48,8 +51,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-NETS = {1: ("resnet_50", {}), 2: ("resnet_18", {}), 3: ("resnet_18", {"backbone_features": 8})}
-LABELS = {1: "resnet_50", 2: "resnet_18", 3: "tiny r18/8"}
+NETS = {1: ("resnet_50", {}), 2: ("resnet_18", {"backbone_features": 8})}
+LABELS = {1: "resnet_50", 2: "tiny r18/8"}
 
 
 def _has_onnxruntime() -> bool:
@@ -99,6 +102,20 @@ def child_analyze(spec: dict) -> dict:
     return out
 
 
+def child_flops(spec: dict) -> dict:
+    import jax
+    import jax.numpy as jnp
+
+    from cpu_peak import measured_peak_gflops
+    from posekit.predict.predictor import load_predictor
+
+    predictor = load_predictor(spec["config"], 1, batch_size=1, backend="jax")
+    frames = jnp.zeros((1, spec["height"], spec["width"], 3), jnp.uint8)
+    cost = jax.jit(predictor.model.apply).lower(predictor.variables, frames.astype(jnp.float32)).compile().cost_analysis()
+    cost = cost[0] if isinstance(cost, list) else cost
+    return {"gflop_per_frame": float(cost["flops"]) / 1e9, "peak_gflops": measured_peak_gflops()}
+
+
 def child_decode(spec: dict) -> dict:
     from posekit.io.video import VideoReader
 
@@ -117,12 +134,15 @@ def child_setup(spec: dict) -> dict:
     video = work / f"video_{spec['frames']}.mp4"
     make_synthetic_video(video, spec["frames"], *size, seed=1)
     warmup = work / "warmup.mp4"
-    make_synthetic_video(warmup, 16, *size, seed=2)
+    make_synthetic_video(warmup, 40, *size, seed=2)
+    small_warmup = work / "warmup_small.mp4"
+    make_synthetic_video(small_warmup, 16, *spec["memory_size"], seed=2)
     memory = []
     for n in spec["memory_frames"]:
         memory.append(str(work / f"memory_{n}.mp4"))
-        make_synthetic_video(memory[-1], n, *size, seed=3)
-    return {"config": str(config), "video": str(video), "warmup": str(warmup), "memory": memory}
+        make_synthetic_video(memory[-1], n, *spec["memory_size"], seed=3)
+    return {"config": str(config), "video": str(video), "warmup": str(warmup),
+            "small_warmup": str(small_warmup), "memory": memory}
 
 
 def run_child(kind: str, spec: dict, env: dict) -> dict:
@@ -155,13 +175,17 @@ def make_project(work: pathlib.Path) -> pathlib.Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=300, help="frames of the analysed video")
+    parser.add_argument("--frames", type=int, default=200, help="frames of the analysed video")
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
+    parser.add_argument("--batches", type=int, nargs="*", default=[1, 8, 32],
+                        help="batch sizes timed for resnet_50")
     parser.add_argument("--net-seconds", type=float, default=20.0,
                         help="how long the network-alone loop runs")
-    parser.add_argument("--memory-frames", type=int, nargs="*", default=[300, 1500],
+    parser.add_argument("--memory-frames", type=int, nargs="*", default=[2000, 8000],
                         help="video lengths for the memory check (tiny network)")
+    parser.add_argument("--memory-size", type=int, nargs=2, default=[160, 120], metavar=("WIDTH", "HEIGHT"),
+                        help="frame size of the memory-check videos")
     parser.add_argument("--backends", nargs="*", default=["jax", "onnx"],
                         help="predictor backends to time (POSEKIT_PREDICT_BACKEND); onnx is "
                              "skipped when onnxruntime is not installed")
@@ -169,7 +193,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         kind, spec = args.child[0], json.loads(args.child[1])
-        children = {"setup": child_setup, "analyze": child_analyze, "decode": child_decode}
+        children = {"setup": child_setup, "analyze": child_analyze, "decode": child_decode, "flops": child_flops}
         print(json.dumps(children[kind](spec)))
         return
 
@@ -181,36 +205,44 @@ def main() -> None:
                    JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0")
         print(f"setting up in {work} ...", flush=True)
         made = run_child("setup", {"work": str(work), "frames": args.frames, "width": args.width,
-                                   "height": args.height, "memory_frames": args.memory_frames}, env)
+                                   "height": args.height, "memory_frames": args.memory_frames,
+                                   "memory_size": args.memory_size}, env)
         config, video, warmup = made["config"], made["video"], made["warmup"]
         print(f"video: {args.frames} frames {args.width}x{args.height} (H.264); cores: {os.cpu_count()}; "
               f"load average: {os.getloadavg()[0]:.1f}", flush=True)
+
+        flops = run_child("flops", {"config": str(config), "width": args.width, "height": args.height}, env)
+        gflop, peak = flops["gflop_per_frame"], flops["peak_gflops"]
+        print(f"resnet_50 forward pass: {gflop:.1f} GFLOP/frame; this CPU's measured float32 peak: "
+              f"{peak:.0f} GFLOP/s (so 1 frame/s = {gflop / peak:.0%} of peak)", flush=True)
 
         decode = run_child("decode", {"video": str(video)}, env)
         print(f"\ndecoding alone (VideoReader.iter_frames): {decode['decode_fps']:.1f} frames/s, "
               f"peak RSS {decode['peak_rss_mb']:.0f} MB", flush=True)
 
         backends = [b for b in args.backends if b != "onnx" or _has_onnxruntime()]
-        print("\nanalyze_videos (compilation not timed)")
-        header = (f"{'backend':<8}{'network':<12}{'batch':>6}{'frames':>8}{'analyze f/s':>13}"
-                  f"{'(all) f/s':>11}{'startup s':>11}{'network f/s':>13}{'serial f/s':>12}"
+        print("\nanalyze_videos, resnet_50 (compilation not timed; % = share of the CPU's peak)")
+        header = (f"{'backend':<8}{'batch':>6}{'frames':>8}{'analyze f/s':>13}{'(all) f/s':>11}"
+                  f"{'startup s':>11}{'network f/s':>13}{'net % peak':>12}{'serial f/s':>12}"
                   f"{'wall s':>9}{'peak RSS MB':>13}")
         print(header + "\n" + "-" * len(header), flush=True)
-        for backend, (shuffle, batch) in itertools.product(backends, ((1, 1), (1, 8), (2, 8), (3, 8))):
-            spec = {"config": str(config), "shuffle": shuffle, "batch": batch, "video": str(video),
+        for backend, batch in itertools.product(backends, args.batches):
+            spec = {"config": str(config), "shuffle": 1, "batch": batch, "video": str(video),
                     "warmup": str(warmup), "work": str(work), "net_seconds": args.net_seconds}
             r = run_child("analyze", spec, dict(env, POSEKIT_PREDICT_BACKEND=backend))
             serial = 1.0 / (1.0 / r["net_fps"] + 1.0 / decode["decode_fps"])
-            print(f"{backend:<8}{LABELS[shuffle]:<12}{batch:>6}{r['frames']:>8}{r['steady_fps']:>13.2f}"
-                  f"{r['loop_fps']:>11.2f}{r['startup_s']:>11.1f}{r['net_fps']:>13.2f}{serial:>12.2f}{r['wall_s']:>9.1f}{r['peak_rss_mb']:>13.0f}",
-                  flush=True)
+            print(f"{backend:<8}{batch:>6}{r['frames']:>8}{r['steady_fps']:>13.2f}{r['loop_fps']:>11.2f}"
+                  f"{r['startup_s']:>11.1f}{r['net_fps']:>13.2f}{r['net_fps'] * gflop / peak:>12.0%}"
+                  f"{serial:>12.2f}{r['wall_s']:>9.1f}{r['peak_rss_mb']:>13.0f}", flush=True)
 
         if args.memory_frames:
-            print(f"\nmemory vs video length (tiny resnet_18, 8 base features, batch 8, {backends[0]})")
+            width, height = args.memory_size
+            print(f"\nmemory vs video length ({width}x{height}, tiny resnet_18 with 8 base features, "
+                  f"batch 8, {backends[0]})")
             print(f"{'frames':>8}{'analyze f/s':>13}{'peak RSS MB':>13}", flush=True)
             for long_video in made["memory"]:
-                spec = {"config": str(config), "shuffle": 3, "batch": 8, "video": str(long_video),
-                        "warmup": str(warmup), "work": str(work), "net_seconds": 0}
+                spec = {"config": str(config), "shuffle": 2, "batch": 8, "video": str(long_video),
+                        "warmup": made["small_warmup"], "work": str(work), "net_seconds": 0}
                 r = run_child("analyze", spec, dict(env, POSEKIT_PREDICT_BACKEND=backends[0]))
                 print(f"{r['frames']:>8}{r['steady_fps']:>13.2f}{r['peak_rss_mb']:>13.0f}", flush=True)
 

@@ -21,6 +21,8 @@ import sys
 import tempfile
 import time
 
+from cpu_peak import measured_peak_gflops
+
 
 def _child(config: str, net: str, crop: int, batch: int, steps: int) -> None:
     import jax
@@ -52,6 +54,7 @@ def _child(config: str, net: str, crop: int, batch: int, steps: int) -> None:
         "init_s": init_s, "compile_s": compile_s, "images_per_s": steps * batch / seconds,
         "gflop_per_image": flops / batch / 1e9, "gflops_per_s": flops * steps / seconds / 1e9,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_gflops": measured_peak_gflops(),
     }))
 
 
@@ -80,7 +83,8 @@ def main() -> None:
     r = json.loads(out.stdout.strip().splitlines()[-1])
     print(f"train {args.net} {args.crop}x{args.crop} batch {args.batch}: {r['images_per_s']:.2f} images/s, "
           f"compile {r['compile_s']:.1f} s, {r['gflop_per_image']:.1f} GFLOP/image "
-          f"({r['gflops_per_s']:.1f} GFLOP/s reached), peak RSS {r['peak_rss_mb']:.0f} MB")
+          f"({r['gflops_per_s']:.1f} GFLOP/s reached, {r['gflops_per_s'] / r['peak_gflops']:.0%} of this CPU's "
+          f"measured {r['peak_gflops']:.0f} GFLOP/s peak), peak RSS {r['peak_rss_mb']:.0f} MB")
 
 
 if __name__ == "__main__":
