@@ -1,17 +1,20 @@
-"""The ResNet's 2-D convolution, with a gradient XLA's CPU backend runs fast.
+"""The ResNet's 2-D convolutions, with gradients XLA's CPU backend runs fast.
 
 On the CPU, XLA lowers the gradients of a convolution (the weight gradient
-above all, and every gradient of a 1x1 convolution) to slow generic loops:
-a ResNet-50 training step spends about 85% of its time there, at a fraction
-of the speed its forward pass reaches. :func:`conv2d` computes the same
-convolution with a hand-written gradient made of matrix products (one per
-kernel tap for the weights, a plain forward convolution for the input), which
-XLA runs near the CPU's peak. 1x1 convolutions are matrix products both ways.
-On other platforms (cuDNN) the built-in gradient is already fast and is kept.
+above all, every gradient of a 1x1 convolution, and the weight gradient of a
+transposed convolution) to slow generic loops: a ResNet-50 training step
+spent most of its time there, at a fraction of the speed its forward pass
+reaches. :func:`conv2d` and :func:`conv2d_transpose` compute the same
+convolutions with hand-written gradients made of matrix products (one per
+kernel tap for the weights, im2col when there are few input channels) and
+forward convolutions (for the input; XLA's own for strided kernels, which it
+runs well), which XLA runs near the CPU's peak. 1x1 convolutions are matrix
+products both ways. On other platforms (cuDNN) the built-in gradients are
+already fast and are kept.
 
-The result and gradients equal ``lax.conv_general_dilated``'s (NHWC images,
+The results and gradients equal ``lax.conv_general_dilated``'s (NHWC images,
 HWIO kernels, symmetric padding ``dilation * (k - 1) // 2`` as torchvision's
-ResNet uses) up to float rounding.
+ResNet uses) and ``lax.conv_transpose``'s up to float rounding.
 """
 
 from __future__ import annotations
