@@ -8,9 +8,7 @@ directly around the same figures (no ``%matplotlib widget`` needed).
 
 from __future__ import annotations
 
-import functools
 import os
-import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -189,7 +187,7 @@ def plot_trajectories(
     -------
     dict of str to TrajectoryPlots
         Per video stem. In a notebook (or with ``showfigures``) a
-        :class:`TrajectoryViewer` of ipympl canvases instead; its ``results``
+        :class:`~posekit.widgets.trajectories.TrajectoryViewer` of ipympl canvases instead; its ``results``
         attribute holds the dict.
 
     Raises
@@ -214,84 +212,7 @@ def plot_trajectories(
             fig.savefig(result.paths[name], dpi=resolution)
         results[video.stem] = result
     if showfigures or in_notebook():
-        return _viewer_class()(results)
+        from posekit.widgets.trajectories import TrajectoryViewer
+
+        return TrajectoryViewer(results)
     return results
-
-
-@functools.cache
-def _viewer_class():
-    """The :class:`TrajectoryViewer` widget class, built on first use (imports ipywidgets)."""
-    import ipywidgets as W
-
-    class TrajectoryViewer(W.VBox):
-        """Interactive (ipympl) canvases of ``plot_trajectories`` figures.
-
-        A chooser picks the video when there are several; its four canvases
-        wrap to the width available. Pan and zoom work on each one.
-
-        Parameters
-        ----------
-        results
-            What :func:`plot_trajectories` computed.
-        dpi
-            Display resolution of the figures (they were saved at their own).
-
-        Attributes
-        ----------
-        results : dict of str to TrajectoryPlots
-        canvases : dict of str to dict of str to ipympl Canvas
-            Per stem and plot name.
-        """
-
-        def __init__(self, results: dict[str, TrajectoryPlots], dpi: float = DISPLAY_DPI):
-            from ipympl.backend_nbagg import Canvas, FigureManager
-
-            self.results = dict(results)
-            self.canvases: dict[str, dict[str, Any]] = {}
-            self.grids: dict[str, W.Box] = {}
-            number = 0
-            for stem, result in self.results.items():
-                row = {}
-                for name, fig in result.figures.items():
-                    fig.set_dpi(dpi)
-                    # Canvas + manager, not new_figure_manager_given_figure: that
-                    # also queues the figure for pyplot's show() under
-                    # %matplotlib widget, which would display it a second time.
-                    canvas = Canvas(fig)
-                    number += 1
-                    with warnings.catch_warnings():  # ipympl's Toolbar passes traitlets an arg
-                        warnings.filterwarnings("ignore", "Passing unrecognized arguments",
-                                                DeprecationWarning)
-                        FigureManager(canvas, number)
-                    canvas.header_visible = False
-                    canvas.footer_visible = False
-                    canvas.toolbar_visible = "fade-in-fade-out"
-                    row[name] = canvas
-                self.canvases[stem] = row
-                self.grids[stem] = W.Box(list(row.values()),
-                                         layout=W.Layout(flex_flow="row wrap"))
-            self.chooser = W.Dropdown(options=list(self.results), description="Video")
-            super().__init__()
-            self.add_class("posekit-trajectories")
-            self.chooser.observe(lambda change: self.show(change["new"]), "value")
-            if self.results:
-                self.show(self.chooser.value)
-
-        def show(self, stem: str) -> None:
-            """Show the canvases of video ``stem``."""
-            if self.chooser.value != stem:
-                self.chooser.value = stem  # observer calls back here
-                return
-            head = [self.chooser] if len(self.results) > 1 else []
-            self.children = [*head, W.HTML(f"<b>{stem}</b>"), self.grids[stem]]
-
-    TrajectoryViewer.__qualname__ = "TrajectoryViewer"
-    return TrajectoryViewer
-
-
-def __getattr__(name: str):
-    # TrajectoryViewer needs ipywidgets and ipympl: the class is built on first
-    # use so that headless plotting never imports them.
-    if name == "TrajectoryViewer":
-        return _viewer_class()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
