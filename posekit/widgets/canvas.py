@@ -35,7 +35,7 @@ ZOOM_STEP = 1.5
 #: so a user zoomed in to place a label sees which pixel it lands on.
 CRISP_SCALE = 4.0
 #: Events :meth:`ImageCanvas.connect` accepts.
-EVENTS = ("press", "drag", "release", "hover", "key")
+EVENTS = ("press", "drag", "release", "hover", "leave", "key")
 
 Painter = Callable[[Canvas, ViewTransform], None]
 
@@ -127,7 +127,8 @@ class ImageCanvas(MultiCanvas):
         """Set event callbacks (None removes one).
 
         ``press(x, y)``, ``drag(x, y)`` (pointer moved while pressed),
-        ``release(x, y)``, ``hover(x, y)`` (moved while not pressed) get image
+        ``release(x, y)``, ``hover(x, y)`` (moved while not pressed) and
+        ``leave(x, y)`` (the pointer left the canvas) get image
         coordinates; ``key(key, shift, ctrl, meta) -> bool`` gets the key
         name and returns True when it handled the key (else the canvas tries
         its zoom keys).
@@ -306,6 +307,7 @@ class ImageCanvas(MultiCanvas):
         # end any drag where the pointer left.
         if self._pressed:
             self._mouse_up(u, v)
+        self._emit("leave", u, v)
 
     def _mouse_wheel(self, dx: float, dy: float) -> None:
         # ipycanvas reports only the wheel deltas; zoom around the last pointer

@@ -110,6 +110,7 @@ class LabelingWidget(widgets.VBox):
             drag=self._drag_to,
             release=self._guarded(self._release, clear=False),
             hover=self._hover_at,
+            leave=self._leave,
             key=self._key,
         )
 
@@ -371,6 +372,11 @@ class LabelingWidget(widgets.VBox):
             hit = self.session.nearest_point((x, y), self._pick_radius())
         if hit != self._hover:
             self._hover = hit
+            self.canvas.redraw(TOP)
+
+    def _leave(self, x: float, y: float) -> None:
+        if self._hover is not None:  # no hover ring once the pointer is gone
+            self._hover = None
             self.canvas.redraw(TOP)
 
     def _key(self, key: str, shift: bool, ctrl: bool, meta: bool) -> bool:

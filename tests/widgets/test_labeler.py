@@ -134,6 +134,16 @@ def test_click_on_a_dot_selects_it_without_moving(reaching_project):
     assert session.get_point("Finger1") == finger
 
 
+def test_hover_ring_follows_the_pointer_and_goes_when_it_leaves(reaching_project):
+    widget = label_frames(reaching_project)
+    finger = widget.session.get_point("Finger1")
+    u, v = widget.canvas.view.image_to_canvas(*finger)
+    send(widget.canvas, "mouse_move", u + 1, v)
+    assert widget._hover == "Finger1"
+    send(widget.canvas, "mouse_out", u + 1, v)
+    assert widget._hover is None
+
+
 def test_remove_by_key_button_and_remove_mode(tiny):
     widget = label_frames(tiny, canvas_size=(640, 480))  # scale 4
     canvas, session = widget.canvas, widget.session
