@@ -152,7 +152,9 @@ class LabelingWidget(widgets.VBox):
             layout=widgets.Layout(width="220px"),
         )
         self.dot_size.observe(lambda _: self.canvas.redraw(POINTS, TOP), names="value")
-        self.status = widgets.HTML()
+        # as wide as the canvas: a long message wraps instead of pushing the
+        # side panel to the right
+        self.status = widgets.HTML(layout=widgets.Layout(width=f"{canvas_size[0]}px"))
         self.status.add_class("posekit-status")
 
         self.controls = toolbar = widgets.HBox(

@@ -262,6 +262,7 @@ def test_widget_layout_for_browser_tests(tiny):
     widget = LabelingWidget(LabelingSession(tiny), canvas_size=(500, 400))
     assert "posekit-label-canvas" in widget.canvas._dom_classes
     assert widget.canvas.layout.width == "500px"
+    assert widget.status.layout.width == "500px"  # long messages wrap under the canvas
     assert widget.session.stem == STEM
     assert len(widget.part_buttons) == 4
     colors = {b.style.button_color for b in widget.part_buttons}
