@@ -9,13 +9,13 @@ import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["LOCREF_LOSS_WEIGHT", "pose_loss", "weighted_mean"]
+__all__ = ["LOCREF_LOSS_WEIGHT", "loss_counts", "pose_loss", "weighted_mean"]
 
 #: pose_cfg template value (DeepLabCut's default_config.py says 1.0).
 LOCREF_LOSS_WEIGHT = 0.05
 
 
-def weighted_mean(losses: jax.Array, weights: jax.Array) -> jax.Array:
+def weighted_mean(losses: jax.Array, weights: jax.Array, count: jax.Array | None = None) -> jax.Array:
     """TensorFlow's ``SUM_BY_NONZERO_WEIGHTS`` reduction.
 
     ``sum(weights * losses) / count_nonzero(weights)``, and 0 when every weight
@@ -27,6 +27,10 @@ def weighted_mean(losses: jax.Array, weights: jax.Array) -> jax.Array:
         Element-wise losses.
     weights
         Weights broadcastable to ``losses``.
+    count
+        The divisor, if not ``count_nonzero(weights)`` (a whole batch's count
+        when ``losses`` is one part of it: the parts' means then add up to
+        the whole batch's).
 
     Returns
     -------
@@ -34,7 +38,8 @@ def weighted_mean(losses: jax.Array, weights: jax.Array) -> jax.Array:
         A scalar.
     """
     weights = jnp.broadcast_to(weights, losses.shape).astype(jnp.float32)
-    count = jnp.count_nonzero(weights)
+    if count is None:
+        count = jnp.count_nonzero(weights)
     total = jnp.sum(weights * losses)
     return jnp.where(count > 0, total / jnp.maximum(count, 1), 0.0)
 
@@ -46,6 +51,7 @@ def pose_loss(
     *,
     locref_loss_weight: float = LOCREF_LOSS_WEIGHT,
     locref_huber_loss: bool = True,
+    counts: Mapping[str, jax.Array] | None = None,
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """DeepLabCut's training loss (format spec section 8.3).
 
@@ -63,6 +69,10 @@ def pose_loss(
         ``|x| <= 1``, ``|x| - 0.5`` beyond) if true, else the squared error
         ``x²`` (``tf.losses.mean_squared_error``); pose_cfg
         ``locref_huber_loss``.
+    counts
+        :func:`loss_counts` of the whole batch when ``targets`` is a slice of
+        it (gradient accumulation): the slices' losses then sum to the whole
+        batch's loss.
 
     Returns
     -------
@@ -81,10 +91,11 @@ def pose_loss(
     """
     scores = targets["part_score_targets"]
     score_weights = targets.get("part_score_weights", jnp.ones_like(scores))
+    counts = counts or {}
 
     def part_loss(logits: jax.Array) -> jax.Array:
         losses = optax.sigmoid_binary_cross_entropy(logits, scores)
-        return weighted_mean(losses, score_weights)
+        return weighted_mean(losses, score_weights, counts.get("part"))
 
     parts = {"part_loss": part_loss(outputs["part_pred"])}
     if "locref" in outputs:
@@ -94,9 +105,31 @@ def pose_loss(
         else:
             losses = diff**2
         parts["locref_loss"] = locref_loss_weight * weighted_mean(
-            losses, targets["locref_mask"])
+            losses, targets["locref_mask"], counts.get("locref"))
     if "part_pred_interm" in outputs:
         parts["part_loss_interm"] = part_loss(outputs["part_pred_interm"])
     total = sum(parts.values())
     parts["total_loss"] = total
     return total, parts
+
+
+def loss_counts(targets: Mapping[str, jax.Array]) -> dict[str, jax.Array]:
+    """The divisors :func:`pose_loss` uses for ``targets`` (non-zero weights).
+
+    Parameters
+    ----------
+    targets
+        :func:`~posekit.model.targets.make_targets` output for a whole batch.
+
+    Returns
+    -------
+    dict
+        ``"part"`` and ``"locref"`` counts, to pass as ``pose_loss(counts=...)``
+        for each slice of the batch.
+    """
+    scores = targets["part_score_targets"]
+    weights = targets.get("part_score_weights", jnp.ones_like(scores))
+    return {
+        "part": jnp.count_nonzero(jnp.broadcast_to(weights, scores.shape)),
+        "locref": jnp.count_nonzero(jnp.broadcast_to(targets["locref_mask"], targets["locref_targets"].shape)),
+    }

@@ -53,6 +53,21 @@ def default_crop_size(max_size: tuple[int, int], global_scale: float, limit: int
     )  # type: ignore[return-value]
 
 
+def _micro_batches(batch: int, n_devices: int, micro_batch_size: int | None) -> int:
+    """How many slices a batch's gradient is accumulated over (1: none)."""
+    if not micro_batch_size or int(micro_batch_size) >= batch:
+        return 1
+    size = int(micro_batch_size)
+    if size < 1 or batch % size or size % n_devices:
+        raise ValueError(
+            f"micro_batch_size={micro_batch_size} must divide the batch size {batch}"
+            + (f" and be a multiple of the {n_devices} devices" if n_devices > 1 else "")
+            + "; pick one of "
+            + ", ".join(str(d) for d in range(1, batch) if batch % d == 0 and d % n_devices == 0)
+        )
+    return batch // size
+
+
 def _devices(gputouse: int | None) -> list[jax.Device]:
     devices = jax.devices()
     if gputouse is None:
@@ -95,6 +110,9 @@ class Trainer:
         Seed of initialisation, batch order and augmentation.
     model_overrides
         PoseNet attributes to override (e.g. a narrow test network).
+    micro_batch_size
+        Accumulate the gradient over slices of this many images (pose_cfg
+        ``micro_batch_size``), see :func:`~posekit.train.train_network.train_network`.
     """
 
     def __init__(
@@ -114,6 +132,7 @@ class Trainer:
         gputouse: int | None = None,
         seed: int = 0,
         model_overrides: dict[str, Any] | None = None,
+        micro_batch_size: int | None = None,
     ) -> None:
         self.training_set = TrainingSet.read(config, shuffle, trainingsetindex)
         project = self.training_set.project
@@ -133,6 +152,7 @@ class Trainer:
             batch = n_dev * math.ceil(batch / n_dev)
             warnings.warn(f"batch_size raised to {batch}, a multiple of the {n_dev} devices.", stacklevel=2)
         self.batch_size = batch
+        self.micro_batches = _micro_batches(batch, n_dev, micro_batch_size or cfg.get("micro_batch_size"))
 
         paths, keypoints = self.training_set.arrays("train")
         self.data = TrainingImages(paths, keypoints)
@@ -145,7 +165,8 @@ class Trainer:
             pretrained, init_weights, restart
         )
         self.progress.step = int(self.state.step)
-        self._step_fn = make_train_step(self.model, self.aug, cfg, self.schedule, self.train_batch_norm)
+        self._step_fn = make_train_step(self.model, self.aug, cfg, self.schedule, self.train_batch_norm,
+                                        self.micro_batches)
         self._stop = threading.Event()
 
     # ------------------------------------------------------------------ #

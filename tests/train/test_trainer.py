@@ -69,6 +69,32 @@ def test_init_from_snapshot_freezes_batch_norm(config):
         np.testing.assert_array_equal(a, b)
 
 
+def test_micro_batches_give_the_whole_batch_gradient(config, tmp_path):
+    first = Trainer(config, maxiters=1, saveiters=1, **FAST)
+    first.run()
+    source = list_snapshots(first.train_dir)[-1][1]
+    snap = tmp_path / source.name  # frozen batch norm from here: slicing is exact
+    for path in source.parent.glob(source.stem + ".*"):
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    kwargs = dict(maxiters=2, displayiters=1, saveiters=2, restart=True, init_weights=str(snap),
+                  batch_size=4, crop_size=(64, 64), model_overrides=TINY)
+    whole = Trainer(config, **kwargs)
+    whole.run()
+    sliced = Trainer(config, micro_batch_size=2, **kwargs)
+    assert sliced.micro_batches == 2 and not sliced.train_batch_norm
+    sliced.run()
+    np.testing.assert_allclose([loss for _, loss, _ in sliced.progress.history],
+                               [loss for _, loss, _ in whole.progress.history], rtol=1e-5)
+    for a, b in zip(_params(whole), _params(sliced)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_micro_batch_size_must_divide_the_batch(config):
+    with pytest.raises(ValueError, match="must divide the batch size 4; pick one of 1, 2"):
+        Trainer(config, batch_size=4, micro_batch_size=3, pretrained=False, crop_size=(64, 64),
+                model_overrides=TINY)
+
+
 def test_bad_device_and_missing_dataset(config, synthetic_copy):
     with pytest.raises(ValueError, match="gputouse=7"):
         Trainer(config, gputouse=7, **FAST)
