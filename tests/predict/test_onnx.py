@@ -91,6 +91,10 @@ def test_tiny_resnet18_matches_jax(output_stride):
     maps = {k: np.asarray(v) for k, v in _forward(model)(variables, other).items()}
     _compare(model, other, session, maps)
     assert session.predict(other[:0]).shape == (0, 5, 3)
+    # batches above max_run_frames run in pieces, with the same poses
+    whole = session.predict(frames)
+    session.max_run_frames = 2
+    np.testing.assert_array_equal(session.predict(frames), whole)
 
 
 def test_resnet50_file_export(tmp_path):
