@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.project_copies import copy_project
+
 # Trainers built in different tests compile the same programs: share XLA's
 # compilation cache across them (and with subprocesses) for this test session.
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", tempfile.mkdtemp(prefix="posekit-jax-cache-"))
@@ -54,14 +56,4 @@ def synthetic_config(tmp_path_factory) -> Path:
 @pytest.fixture
 def synthetic_copy(synthetic_config, tmp_path) -> Path:
     """A private, writable copy of the synthetic project (config.yaml path)."""
-    from posekit.project import Project
-
-    dest = tmp_path / synthetic_config.parent.name
-    shutil.copytree(synthetic_config.parent, dest)
-    project = Project.open(dest / "config.yaml")
-    project.cfg["video_sets"] = {
-        str(project.videos_dir / Path(key).name): entry
-        for key, entry in project.cfg["video_sets"].items()
-    }
-    project.save_config()
-    return dest / "config.yaml"
+    return copy_project(synthetic_config, tmp_path / synthetic_config.parent.name)

@@ -31,7 +31,7 @@ from posekit.train.snapshots import (
     read_snapshot_metadata,
     save_snapshot,
 )
-from posekit.train.state import TrainState, create_train_state, host_state, make_train_step
+from posekit.train.state import create_train_state, host_state, make_train_step
 
 
 @dataclass

@@ -54,6 +54,7 @@ from tests.browser.harness import (
     record_console,
     wait_lab_notebook_done,
 )
+from tests.notebooks.budgets import SMALL
 
 pytest.importorskip("jupyterlab", reason="JupyterLab is needed for this test (pip install jupyterlab)")
 pytest.importorskip("PIL")
@@ -63,14 +64,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(int(RUN_TIMEOUT) + 300)]
 
 NOTEBOOK = harness.REPO / "notebooks" / "Demo_Reaching.ipynb"
 NAME = NOTEBOOK.name
-SMALL = {
-    "POSEKIT_DEMO_MAXITERS": "2",
-    "POSEKIT_DEMO_PRETRAINED": "0",
-    "POSEKIT_DEMO_NET": "resnet_18",
-    "POSEKIT_DEMO_CROP": "64",
-    "POSEKIT_DEMO_REPEATS": "1",
-    "JAX_PLATFORMS": "cpu",
-}
 
 #: Console errors that are expected and harmless, with why. Anything else fails the test.
 HARMLESS_CONSOLE_ERRORS = [

@@ -19,6 +19,7 @@ LABEL_LIKE_A_HUMAN = """
 from posekit.datasets import synthetic_keypoints
 from posekit.io.labels import LabelTable
 from posekit.project import Project, frame_index_from_name
+from tests.notebooks.budgets import SMALL
 _p = Project.open(config)
 _truth = synthetic_keypoints(120)
 for _stem in _p.video_stems():
@@ -56,15 +57,6 @@ def _run(nb, env: dict[str, str], cwd: Path, after: dict[str, str] | None = None
               if o.get("output_type") == "error"]
     assert not errors, errors
 
-
-SMALL = {
-    "POSEKIT_DEMO_MAXITERS": "2",
-    "POSEKIT_DEMO_PRETRAINED": "0",
-    "POSEKIT_DEMO_NET": "resnet_18",
-    "POSEKIT_DEMO_CROP": "64",
-    "POSEKIT_DEMO_REPEATS": "1",
-    "JAX_PLATFORMS": "cpu",
-}
 
 
 def test_demo_reaching_runs(reaching_source, tmp_path):

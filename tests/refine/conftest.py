@@ -8,7 +8,6 @@ exact keypoints plus noise, with outliers planted at known frames.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ from posekit.project import Project
 from posekit.refine.machinelabels import MachineLabels, machinelabels_path
 from tests.labeling.projects import BODYPARTS, STEM, make_tiny_project
 from tests.labeling.projects import disk_point as _disk_point
+from tests.project_copies import copy_project
 
 TINY = {"net_type": "resnet_18", "backbone_features": 8}
 FAST = {"pretrained": False, "batch_size": 2, "crop_size": (64, 64), "model_overrides": TINY}
@@ -76,18 +76,6 @@ def write_analysis(
     }
     (folder / f"{video.stem}{scorer}_meta.json").write_text(json.dumps(meta))
     return h5
-
-
-def copy_project(config: Path, dest: Path) -> Path:
-    """Copy a project and point its video_sets at the copied videos; return the new config."""
-    shutil.copytree(config.parent, dest)
-    project = Project.open(dest / "config.yaml")
-    project.cfg["video_sets"] = {
-        str(project.videos_dir / Path(key).name): entry
-        for key, entry in project.cfg["video_sets"].items()
-    }
-    project.save_config()
-    return dest / "config.yaml"
 
 
 @pytest.fixture(scope="session")
