@@ -476,7 +476,6 @@ def _draw(project: Project, frame: np.ndarray, pose: np.ndarray, colors: np.ndar
 # --------------------------------------------------------------------------- #
 
 
-
 def extract_outlier_frames(
     config: str | os.PathLike | Project,
     videos: str | os.PathLike | Sequence[str | os.PathLike],
