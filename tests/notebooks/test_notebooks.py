@@ -11,6 +11,8 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
+from tests.notebooks.budgets import SMALL  # noqa: E402
+
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 #: Stand-in for the human at the labeling canvas: label every extracted frame with
@@ -19,7 +21,6 @@ LABEL_LIKE_A_HUMAN = """
 from posekit.datasets import synthetic_keypoints
 from posekit.io.labels import LabelTable
 from posekit.project import Project, frame_index_from_name
-from tests.notebooks.budgets import SMALL
 _p = Project.open(config)
 _truth = synthetic_keypoints(120)
 for _stem in _p.video_stems():
@@ -56,7 +57,6 @@ def _run(nb, env: dict[str, str], cwd: Path, after: dict[str, str] | None = None
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     assert not errors, errors
-
 
 
 def test_demo_reaching_runs(reaching_source, tmp_path):
