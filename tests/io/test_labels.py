@@ -1,4 +1,5 @@
-"""Tests for posekit.io.labels (CollectedData_<scorer>.h5/.csv label tables)."""
+"""Tests for posekit.io.labels and posekit.io.label_files (CollectedData_<scorer>.h5/.csv
+label tables)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pandas as pd
 import pytest
 
 from posekit.errors import LabelError
-from posekit.io import labels as labels_mod
+from posekit.io import label_files as label_files_mod
 from posekit.io.labels import (
     LabelConsistencyWarning,
     LabelTable,
@@ -380,7 +381,7 @@ def test_failed_write_leaves_previous_pair(tmp_path, monkeypatch, failing):
         Path(path).write_bytes(b"partial garbage")
         raise OSError("disk full")
 
-    monkeypatch.setattr(labels_mod, failing, boom)
+    monkeypatch.setattr(label_files_mod, failing, boom)
     with pytest.raises(OSError, match="disk full"):
         new.save(tmp_path)
     assert h5.read_bytes() == h5_bytes
