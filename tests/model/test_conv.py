@@ -26,11 +26,17 @@ def _lax_conv(x, w, stride, dilation):
                                     dimension_numbers=("NHWC", "HWIO", "NHWC"))
 
 
+#: input channels that take each weight-gradient path: im2col (few),
+#: one product per tap (more)
+CHANNELS = [5, 24]
+
+
+@pytest.mark.parametrize("channels", CHANNELS)
 @pytest.mark.parametrize("kernel,stride,dilation,height,width", CASES)
-def test_conv2d_value_and_gradients_match_lax(kernel, stride, dilation, height, width):
-    rng = np.random.default_rng(kernel * 100 + stride * 10 + dilation)
-    x = jnp.asarray(rng.normal(size=(2, height, width, 5)), jnp.float32)
-    w = jnp.asarray(rng.normal(size=(kernel, kernel, 5, 6)), jnp.float32)
+def test_conv2d_value_and_gradients_match_lax(kernel, stride, dilation, height, width, channels):
+    rng = np.random.default_rng(kernel * 100 + stride * 10 + dilation + channels)
+    x = jnp.asarray(rng.normal(size=(2, height, width, channels)), jnp.float32)
+    w = jnp.asarray(rng.normal(size=(kernel, kernel, channels, 6)) / np.sqrt(channels), jnp.float32)
     out = conv2d(x, w, stride, dilation)
     ref = _lax_conv(x, w, stride, dilation)
     assert out.shape == ref.shape
