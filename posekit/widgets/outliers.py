@@ -96,7 +96,7 @@ class OutlierWidget(widgets.VBox):
         self.cancel_button = widgets.Button(description="Cancel", tooltip="Extract nothing")
         self.cancel_button.add_class("posekit-outlier-cancel")
         self.extract_button.on_click(self._on_extract)
-        self.cancel_button.on_click(lambda _: self.cancel())
+        self.cancel_button.on_click(self._on_cancel)
         self.status = widgets.HTML()
         self.status.add_class("posekit-status")
         plots = []
@@ -177,9 +177,18 @@ class OutlierWidget(widgets.VBox):
         self.status.value = "<br>".join(lines)
         return self.results
 
+    # A browser sends every click, also those made before the kernel's ``disabled``
+    # reached it (a double click): a click on a disabled button is ignored, or a
+    # double-clicked Extract would extract twice (more than numframes2pick frames).
     def _on_extract(self, _button: widgets.Button) -> None:
+        if self.extract_button.disabled:
+            return
         with contextlib.suppress(Exception):  # run_extraction shows it in the status line
             self.run_extraction()
+
+    def _on_cancel(self, _button: widgets.Button) -> None:
+        if not self.cancel_button.disabled:
+            self.cancel()
 
     def cancel(self) -> None:
         """Extract nothing (the Cancel button)."""

@@ -641,6 +641,30 @@ def record_console(page: Any, types: Sequence[str] = ("error",)) -> list[Console
     return messages
 
 
+#: Console errors that are expected and harmless: (text regex, source-URL regex, why).
+HARMLESS_CONSOLE_ERRORS = [
+    # The browser's route aborts every non-loopback request (no internet in tests; nothing
+    # waits on DNS). Chromium logs each as "Failed to load resource: net::ERR_FAILED"
+    # with the blocked URL as the message's location.
+    (re.compile(r"^Failed to load resource: net::ERR_FAILED$"), NON_LOOPBACK,
+     "a non-loopback request aborted by the test's route"),
+    # Voilà 0.5 POSTs /voila/api/shutdown/<kernel> on page unload (reload, navigation)
+    # without an _xsrf token: the server answers 403 ("'_xsrf' argument missing from
+    # POST") and the old kernel runs on until the server stops.
+    (re.compile(r"^Failed to load resource: the server responded with a status of 403"),
+     re.compile(r"^http://127\.0\.0\.1:\d+/voila/api/shutdown/"),
+     "Voila's kernel-shutdown request on page unload, refused by the XSRF check"),
+]
+
+
+def harmful_console_errors(messages: Sequence[ConsoleMessage]) -> list[ConsoleMessage]:
+    """The messages not matched by :data:`HARMLESS_CONSOLE_ERRORS` (what a test should fail on)."""
+    def harmless(m: ConsoleMessage) -> bool:
+        return any(text.search(m.text) and url.search(m.url) for text, url, _why in HARMLESS_CONSOLE_ERRORS)
+
+    return [m for m in messages if not harmless(m)]
+
+
 def lab_run_from(page: Any, cell: int, attempts: int = 3) -> None:
     """Select code cell number ``cell`` (from 1) and click Run > Run Selected Cell and All Below.
 

@@ -17,7 +17,7 @@ until nothing is queued or running. Then it checks:
   Run Selected Cell and All Below from the next cell not run, so its failure names
   every failing cell and the later widgets are still looked at;
 * no uncaught page JavaScript error, and no console error except the known
-  harmless ones in :data:`HARMLESS_CONSOLE_ERRORS`.
+  harmless ones in :data:`harness.HARMLESS_CONSOLE_ERRORS`.
 
 Screenshots (``test-artifacts/``): ``demo-lab.png`` (the gallery and the canvas
 in view), ``demo-lab-gallery.png``, ``demo-lab-labeler.png``,
@@ -65,15 +65,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(int(RUN_TIMEOUT) + 300)]
 NOTEBOOK = harness.REPO / "notebooks" / "Demo_Reaching.ipynb"
 NAME = NOTEBOOK.name
 
-#: Console errors that are expected and harmless, with why. Anything else fails the test.
-HARMLESS_CONSOLE_ERRORS = [
-    # The test's route aborts every non-loopback request (no internet in tests; nothing
-    # waits on DNS). Chromium logs each as "Failed to load resource: net::ERR_FAILED"
-    # with the blocked URL as the message's location.
-    (re.compile(r"^Failed to load resource: net::ERR_FAILED$"), re.compile(r"^https?://(?!127\.0\.0\.1[:/])"),
-     "a non-loopback request aborted by the test's route"),
-]
-
 #: Selectors of what a widget failing to render leaves in the page.
 WIDGET_ERROR = ".jupyter-widgets-error-widget"
 WIDGET_ERROR_TEXT = "Error displaying widget"
@@ -91,13 +82,6 @@ EXTRA_SCREENSHOTS = {
     ".posekit-trajectories": "demo-lab-trajectories",
     ".posekit-refiner": "demo-lab-refiner",
 }
-
-
-def _harmful(messages: list[harness.ConsoleMessage]) -> list[harness.ConsoleMessage]:
-    def harmless(m: harness.ConsoleMessage) -> bool:
-        return any(text.search(m.text) and url.search(m.url) for text, url, _why in HARMLESS_CONSOLE_ERRORS)
-
-    return [m for m in messages if not harmless(m)]
 
 
 def _element_screenshot(locator, name: str) -> None:
@@ -251,7 +235,7 @@ def test_demo_notebook_runs_in_jupyterlab(reaching_source, tmp_path):
         harness.screenshot(page, "demo-lab")
 
         # -- the browser console and page ------------------------------------------------------ #
-        bad_console = _harmful(console)
+        bad_console = harness.harmful_console_errors(console)
         page_errors = list(browser.errors)
     timings["torn_down"] = time.monotonic() - t0
 
