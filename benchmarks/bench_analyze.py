@@ -86,9 +86,9 @@ def child_analyze(spec: dict) -> dict:
                             destfolder=work / f"out-{shuffle}-{batch}", overwrite=True)
     wall = time.perf_counter() - t0
     record = result.videos[0]
-    out = {"backend": os.environ.get("POSEKIT_PREDICT_BACKEND", "auto"), "frames": record.nframes, "loop_fps": record.frames_per_second,
-           "steady_fps": record.steady_frames_per_second, "startup_s": record.startup_seconds, "wall_s": wall,
-           "peak_rss_mb": _peak_rss_mb()}
+    out = {"backend": os.environ.get("POSEKIT_PREDICT_BACKEND", "auto"), "frames": record.nframes,
+           "loop_fps": record.frames_per_second, "steady_fps": record.steady_frames_per_second,
+           "startup_s": record.startup_seconds, "wall_s": wall, "peak_rss_mb": _peak_rss_mb()}
     if spec.get("net_seconds"):
         predictor = load_predictor(spec["config"], shuffle, batch_size=batch)
         with VideoReader(spec["video"]) as reader:
@@ -105,13 +105,14 @@ def child_analyze(spec: dict) -> dict:
 def child_flops(spec: dict) -> dict:
     import jax
     import jax.numpy as jnp
-
     from cpu_peak import measured_peak_gflops
+
     from posekit.predict.predictor import load_predictor
 
     predictor = load_predictor(spec["config"], 1, batch_size=1, backend="jax")
     frames = jnp.zeros((1, spec["height"], spec["width"], 3), jnp.uint8)
-    cost = jax.jit(predictor.model.apply).lower(predictor.variables, frames.astype(jnp.float32)).compile().cost_analysis()
+    lowered = jax.jit(predictor.model.apply).lower(predictor.variables, frames.astype(jnp.float32))
+    cost = lowered.compile().cost_analysis()
     cost = cost[0] if isinstance(cost, list) else cost
     return {"gflop_per_frame": float(cost["flops"]) / 1e9, "peak_gflops": measured_peak_gflops()}
 

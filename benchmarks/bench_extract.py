@@ -31,7 +31,7 @@ def _child(config: str, numframes: int) -> None:
     t0 = time.perf_counter()
     result = extract_frames(config, algo="kmeans", seed=0)
     seconds = time.perf_counter() - t0
-    (stem, extraction), = result.items()
+    (_stem, extraction), = result.items()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"seconds": seconds, "n_frames": extraction.n_frames,
                       "written": len(extraction.written), "peak_rss_mb": peak_mb}))

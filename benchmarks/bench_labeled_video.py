@@ -35,10 +35,10 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from posekit.datasets import make_synthetic_project, synthetic_keypoints
-from posekit.io.video import VideoReader, write_video
-from posekit.project.project import Project
-from posekit.viz.labeled_video import (
+from posekit.datasets import make_synthetic_project, synthetic_keypoints  # noqa: E402
+from posekit.io.video import VideoReader, write_video  # noqa: E402
+from posekit.project.project import Project  # noqa: E402
+from posekit.viz.labeled_video import (  # noqa: E402
     _X264_PRESET,
     _style,
     create_labeled_video,

@@ -43,7 +43,7 @@ _LAZY = {
     "previous_iteration_snapshot": "posekit.refine.merge:previous_iteration_snapshot",
 }
 
-__all__ = sorted([*_LAZY, "datasets", "__version__"])
+__all__ = sorted([*_LAZY, "datasets", "__version__"])  # noqa: PLE0605 - built from _LAZY; sorted() gives a list
 
 
 def __getattr__(name: str) -> Any:

@@ -7,7 +7,6 @@ import sys
 import time
 from pathlib import Path
 
-
 #: A CPU-sized training budget for the demo: a narrow ResNet-18 trained from scratch
 #: with Adam reaches a few pixels of error on the synthetic animal in about a minute.
 DEMO_POSE_CFG = {
@@ -60,7 +59,7 @@ def demo(workdir: Path, n_frames: int, numframes2pick: int, seed: int, maxiters:
         print(f"video:            {project.video_path(stem)}")
         print(f"extracted frames: {len(frames)} in {project.labeled_folder(stem)} (k-means)")
         print(f"labels:           {project.collected_data_path(stem)} (+ .csv)")
-    for stem, result in write_labeled_images(project).items():
+    for result in write_labeled_images(project).values():
         print(f"check_labels:     {len(result.images)} images in {result.folder}")
 
     if project.cfg["TrainingFraction"] != [0.8]:

@@ -72,7 +72,7 @@ def make_split(
     n: int, fraction: float, shuffle: int, seed: int | None
 ) -> Split:
     """DeepLabCut's random split: a permutation, the first ``int(n*fraction)`` train."""
-    entropy = None if seed is None else [seed, shuffle, int(round(fraction * 100))]
+    entropy = None if seed is None else [seed, shuffle, int(round(fraction * 100))]  # noqa: RUF046 - a NumPy float rounds to a float before NumPy 2
     perm = np.random.default_rng(np.random.SeedSequence(entropy)).permutation(n)
     n_train = int(n * round(fraction, 2))
     return Split(fraction, shuffle, perm[:n_train], perm[n_train:])
@@ -105,9 +105,9 @@ def _custom_split(
 def create_training_dataset(
     config: str | os.PathLike | Project,
     num_shuffles: int = 1,
-    Shuffles: Sequence[int] | None = None,  # noqa: N803 (DeepLabCut's name)
-    trainIndices: Sequence[Sequence[int]] | None = None,  # noqa: N803
-    testIndices: Sequence[Sequence[int]] | None = None,  # noqa: N803
+    Shuffles: Sequence[int] | None = None,  # DeepLabCut's name
+    trainIndices: Sequence[Sequence[int]] | None = None,
+    testIndices: Sequence[Sequence[int]] | None = None,
     net_type: str | None = None,
     seed: int | None = None,
     overwrite: bool = False,

@@ -11,9 +11,9 @@ from posekit.datasets.synthetic import (
 
 __all__ = [
     "BODYPARTS",
+    "SKELETON",
     "fetch_reaching",
     "make_reaching_video",
-    "SKELETON",
     "make_synthetic_project",
     "make_synthetic_video",
     "synthetic_keypoints",

@@ -110,7 +110,7 @@ def render_frame(background: np.ndarray, points: np.ndarray) -> np.ndarray:
         draw_line(frame, points[idx[a]], points[idx[b]], body, thickness=thick * scale)
     for ear in ("leftear", "rightear"):
         draw_marker(frame, *points[idx[ear]], body, size=5 * scale, marker=".")
-    for (x, y), color in zip(points, MARKER_COLORS):
+    for (x, y), color in zip(points, MARKER_COLORS, strict=True):
         draw_marker(frame, x, y, color, size=2.5 * scale, marker=".")
     return frame
 
@@ -222,7 +222,7 @@ def make_synthetic_project(
     table = LabelTable.empty(proj.scorer, proj.bodyparts)
     for image in proj.frame_images(stem):
         key = ("labeled-data", stem, image.name)
-        for part, xy in zip(proj.bodyparts, keypoints[frame_index_from_name(image.name)]):
+        for part, xy in zip(proj.bodyparts, keypoints[frame_index_from_name(image.name)], strict=False):
             table.set_point(key, part, tuple(xy))
     table.save(proj.labeled_folder(stem))
     return config

@@ -12,8 +12,8 @@ import numpy as np
 
 from posekit.frames.selection import downsample, frame_range, kmeans_indices, uniform_indices
 from posekit.io.images import write_png
-from posekit.utils.prompt import ask_yes_no
 from posekit.project.project import Project, frame_filename, frame_index_from_name, video_stem
+from posekit.utils.prompt import ask_yes_no
 
 ALGORITHMS = ("kmeans", "uniform")
 

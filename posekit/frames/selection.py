@@ -14,8 +14,8 @@ import numpy as np
 
 def frame_range(n_frames: int, start: float, stop: float) -> tuple[int, int]:
     """Frame-index range [first, last) for the ``start``/``stop`` fractions (DLC rules)."""
-    first = 0 if start == 0 else int(math.floor(n_frames * start))
-    last = min(int(math.ceil(n_frames * stop)), n_frames)
+    first = 0 if start == 0 else math.floor(n_frames * start)
+    last = min(math.ceil(n_frames * stop), n_frames)
     return first, last
 
 
@@ -44,7 +44,7 @@ def downsample(
             "pick a smaller value (e.g. 30)."
         )
     ratio = resize_width / w
-    new_h = max(int(round(h * ratio)), 1)
+    new_h = max(int(round(h * ratio)), 1)  # noqa: RUF046 - a NumPy float rounds to a float before NumPy 2
     rows = np.minimum((np.arange(new_h) / ratio).astype(np.int64), h - 1)
     cols = np.minimum((np.arange(resize_width) / ratio).astype(np.int64), w - 1)
     small = frame[rows[:, None], cols[None, :]].astype(np.float32)

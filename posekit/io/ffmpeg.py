@@ -176,7 +176,7 @@ class _FrameStream:
             rc = self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.close()
-            raise VideoError(f"Decoding video '{self.path}' stalled: ffmpeg did not exit.")
+            raise VideoError(f"Decoding video '{self.path}' stalled: ffmpeg did not exit.") from None
         self._log_thread.join(timeout=5)
         if self._killed:
             return

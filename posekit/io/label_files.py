@@ -267,7 +267,7 @@ def _normalise_columns(columns: pd.Index, source: os.PathLike | str) -> pd.Multi
     tuples: list[tuple[str, str, str]] = []
     for position, col in enumerate(columns):
         labels = []
-        for level, value in zip(COLUMN_NAMES, col):
+        for level, value in zip(COLUMN_NAMES, col, strict=True):
             if not isinstance(value, str) or not value.strip() or value.startswith("Unnamed: "):
                 raise LabelError(
                     f"{source}: data column {position + 1} has an empty or invalid "

@@ -23,7 +23,7 @@ import warnings
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePath
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -56,7 +56,7 @@ __all__ = [
     "read_label_dataframe",
 ]
 
-ImageLike = Union[ImageKey, str, PurePath, Sequence[str]]
+ImageLike = ImageKey | str | PurePath | Sequence[str]
 
 #: Two label files "agree" when every labelled coordinate differs by less than this (pixels).
 _AGREE_ATOL = 1e-6

@@ -169,7 +169,7 @@ class VideoReader:
         self.fps: float = float(probe.fps)
         self.duration: float = float(probe.duration)
         self.full_width, self.full_height = probe.size
-        self.metadata_n_frames: int = (int(round(self.duration * self.fps))
+        self.metadata_n_frames: int = (round(self.duration * self.fps)
                                        if self.duration > 0 and self.fps > 0 else 0)
         self.crop: tuple[int, int, int, int] | None = None
         if crop is not None:
@@ -316,7 +316,7 @@ class VideoReader:
             first = skip + 1  # the guard frame and the rest of the lead-in
         else:
             filters = [f"select=gte(n\\,{start})"] if start > 0 else []
-            stream = self._start_stream([], filters + [_SHOWINFO], None, want_pts=True,
+            stream = self._start_stream([], [*filters, _SHOWINFO], None, want_pts=True,
                                         shape=tiny, keep_pts=None)
             first = 0
         try:
@@ -619,7 +619,7 @@ class VideoReader:
                 if frame is None or not put((i, frame)):
                     break
                 i += step
-        except BaseException as exc:  # delivered to the consumer
+        except BaseException as exc:  # noqa: BLE001 - delivered to the consumer
             if not state.stop.is_set():
                 put(_Failure(exc))
         finally:
@@ -638,7 +638,7 @@ class VideoReader:
             self._stop_iter(state)
         self._closed = True
 
-    def __enter__(self) -> "VideoReader":
+    def __enter__(self) -> VideoReader:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -647,7 +647,7 @@ class VideoReader:
     def __del__(self):
         try:
             self.close()
-        except Exception:
+        except Exception:  # noqa: BLE001 - __del__ must never raise
             pass
 
 

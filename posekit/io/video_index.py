@@ -40,7 +40,7 @@ class _Probe:
                "-vf", _SHOWINFO, "-frames:v", "1", "-f", "null", "-"]
         try:
             res = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.PIPE, timeout=_PROBE_TIMEOUT)
+                                 stderr=subprocess.PIPE, timeout=_PROBE_TIMEOUT, check=False)
         except subprocess.TimeoutExpired:
             raise VideoError(f"Cannot open video '{path}': ffmpeg did not answer within "
                              f"{_PROBE_TIMEOUT:.0f} s.") from None
@@ -177,8 +177,7 @@ def _scan_packets(path: str) -> tuple[np.ndarray, np.ndarray, Fraction] | None:
     """
     cmd = [_ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error",
            "-copyts", "-i", path, "-map", "0:v:0", "-c", "copy", "-f", "framecrc", "-"]
-    res = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE)
+    res = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, check=False)
     if res.returncode != 0 and not res.stdout:
         return None
     timebase = None

@@ -101,8 +101,8 @@ def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: floa
     n = 0
     try:
         writer.send(None)
-        for frame in _chain_first(first, iterator):
-            frame = np.asarray(frame)
+        for item in _chain_first(first, iterator):
+            frame = np.asarray(item)
             if frame.shape != first.shape or frame.dtype != np.uint8:
                 raise ValueError(f"Frame {n} has shape {frame.shape} {frame.dtype}; "
                                  f"expected {first.shape} uint8 like frame 0.")

@@ -364,7 +364,7 @@ def _record_path(path: Path) -> Path:
 
 
 def _now_utc() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat()  # noqa: UP017 (py3.10)
+    return datetime.datetime.now(datetime.timezone.utc).isoformat()
 
 
 def _write_record(path: Path, digest: str, url: str, how: str) -> None:

@@ -51,7 +51,8 @@ from posekit.project.project import VIDEO_SUFFIXES, Project
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-__all__ = ["AnalysisResult", "TruncatedVideoWarning", "VideoAnalysis", "analyze_videos", "list_videos", "predict_frames"]
+__all__ = ["AnalysisResult", "TruncatedVideoWarning", "VideoAnalysis", "analyze_videos", "list_videos",
+           "predict_frames"]
 
 # ffmpeg messages (demux pass) that mean the file is damaged or cut short.
 _DAMAGE_MARKERS = ("corrupt", "partial file", "truncat", "premature", "invalid data found",

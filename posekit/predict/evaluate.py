@@ -469,8 +469,7 @@ def evaluate_network(
         Shuffles = [Shuffles]
     evaluations: list[SnapshotEvaluation] = []
     for tsi, fraction in _fractions(project, trainingsetindex):
-        for shuffle in Shuffles:
-            shuffle = int(shuffle)
+        for shuffle in map(int, Shuffles):
             training_set = TrainingSet.read(project, shuffle, tsi)
             train_dir = _train_dir(project, fraction, shuffle)
             if isinstance(selection, list):

@@ -190,7 +190,7 @@ class OnnxPosePredictor:
         frames = self._prepare(frames)
         names = [n for n in ("part_pred", "locref") if n in self._outputs]
         values = self.session.run(names, {self._input: frames})
-        return {n: np.ascontiguousarray(v.transpose(0, 2, 3, 1)) for n, v in zip(names, values)}
+        return {n: np.ascontiguousarray(v.transpose(0, 2, 3, 1)) for n, v in zip(names, values, strict=True)}
 
     def predict_async(self, frames: Any) -> PendingPoses:
         """Start :meth:`predict` in the worker thread; returns a :class:`PendingPoses` at once.

@@ -205,8 +205,12 @@ def _backbone(g: _Graph, x: str, model: Any, params: Mapping, stats: Mapping) ->
 def _decode(g: _Graph, part: str, locref: str | None, *, num_joints: int, stride: float,
             locref_stdev: float, output: str) -> str:
     """:func:`posekit.model.decode.decode_pose` on NCHW maps -> ``(B, J, 3)``."""
-    i64 = lambda v: np.asarray(v, np.int64)
-    f32 = lambda v: np.asarray(v, np.float32)
+    def i64(v):
+        return np.asarray(v, np.int64)
+
+    def f32(v):
+        return np.asarray(v, np.float32)
+
     flat = g.op("Reshape", [part, g.const("shape_flat", i64([0, 0, -1]))], hint="part_flat")
     index = g.op("ArgMax", [flat], hint="argmax", axis=2, keepdims=1, select_last_index=0)
     logit = g.op("GatherElements", [flat, index], hint="logit", axis=2)  # (B, J, 1)

@@ -33,7 +33,6 @@ import numpy as np
 import pandas as pd
 
 from posekit.io.dataframes import object_multiindex
-
 from posekit.utils.atomic import atomic_path, atomic_write_text
 
 __all__ = [

@@ -27,13 +27,11 @@ CONFIG_SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("Project path (change when moving around)", ("project_path",)),
     (
-        "Annotation data set configuration (and individual video cropping "
-        "parameters)",
+        "Annotation data set configuration (and individual video cropping parameters)",
         ("video_sets", "bodyparts"),
     ),
     (
-        "Fraction of video to start/stop when extracting frames for "
-        "labeling/refinement",
+        "Fraction of video to start/stop when extracting frames for labeling/refinement",
         ("start", "stop", "numframes2pick"),
     ),
     (
@@ -63,8 +61,7 @@ CONFIG_SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ("cropping", "x1", "x2", "y1", "y2"),
     ),
     (
-        "Refinement configuration (parameters from annotation dataset "
-        "configuration also relevant in this stage)",
+        "Refinement configuration (parameters from annotation dataset configuration also relevant in this stage)",
         ("corner2move2", "move2corner"),
     ),
 )
@@ -313,7 +310,7 @@ def check_crop_inside(
     box: tuple[int, int, int, int], width: int, height: int, where: str
 ) -> None:
     """Raise ConfigError if ``box`` reaches outside a ``width`` x ``height`` frame."""
-    x1, x2, y1, y2 = box
+    _x1, x2, _y1, y2 = box
     if x2 > width or y2 > height:
         raise ConfigError(
             f"{where} = '{format_crop(box)}' lies outside the {width}x{height} "

@@ -28,7 +28,7 @@ def frame_filename(index: int, n_frames: int) -> str:
     The width is ``ceil(log10(n_frames))`` digits (250 frames -> ``img005.png``);
     larger numbers are never truncated.
     """
-    width = int(math.ceil(math.log10(n_frames))) if n_frames > 1 else 1
+    width = math.ceil(math.log10(n_frames)) if n_frames > 1 else 1
     return f"img{str(int(index)).zfill(width)}.png"
 
 

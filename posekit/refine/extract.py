@@ -37,14 +37,13 @@ from typing import Any
 
 import numpy as np
 
-from posekit.predict.predictor import snapshot_scorer
-from posekit.utils.prompt import ask_yes_no
 from posekit.frames.selection import (
     downsample,
     frame_range,
     kmeans_indices,
     uniform_indices,
 )
+from posekit.predict.predictor import snapshot_scorer
 from posekit.project.project import (
     Project,
     frame_filename,
@@ -64,6 +63,7 @@ from posekit.refine.outliers import (
     detect_outliers,
     select_bodyparts,
 )
+from posekit.utils.prompt import ask_yes_no
 
 __all__ = [
     "EXTRACTION_ALGORITHMS",

@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 
 from posekit.errors import LabelError
-from posekit.io.labels import ImageKey
 from posekit.io.dataframes import object_multiindex
+from posekit.io.labels import ImageKey
 from posekit.predict.results import (
     poses_to_dataframe,
     read_poses,

@@ -10,8 +10,8 @@ once per batch shape, so the train step compiles once.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
@@ -154,7 +154,8 @@ def augment_one(
     # crop centre: near a random labelled part (prob cropratio) or the image centre
     probs = visible.astype(jnp.float32)
     has_any = probs.sum() > 0
-    part = jax.random.choice(keys[4], pts.shape[0], p=jnp.where(has_any, probs / jnp.maximum(probs.sum(), 1), 1.0 / pts.shape[0]))
+    part = jax.random.choice(keys[4], pts.shape[0],
+                             p=jnp.where(has_any, probs / jnp.maximum(probs.sum(), 1), 1.0 / pts.shape[0]))
     jitter = jax.random.uniform(keys[5], (2,), minval=-0.25, maxval=0.25) * jnp.array([out_w, out_h]) / scale
     near_part = has_any & (jax.random.uniform(keys[6]) < cfg.cropratio)
     centre = jnp.where(near_part, pts[part] + jitter, jnp.array([w, h]) / 2.0 - 0.5)

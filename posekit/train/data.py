@@ -98,7 +98,7 @@ def prefetch_batches(
                     except queue.Full:
                         continue
                 b += 1
-        except BaseException as err:  # hand errors to the consumer
+        except BaseException as err:  # noqa: BLE001 - hand errors to the consumer
             out.put(err)
 
     thread = threading.Thread(target=work, name="posekit-batches", daemon=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
 import optax
 
@@ -20,7 +21,7 @@ def multi_step_schedule(multi_step: Sequence[Sequence[float]]) -> optax.Schedule
         raise ValueError("multi_step is empty; give [[lr, until_iteration], ...].")
     rates = [float(lr) for lr, _ in multi_step]
     bounds = [int(until) for _, until in multi_step]
-    if any(b <= a for a, b in zip(bounds, bounds[1:])):
+    if any(b <= a for a, b in pairwise(bounds)):
         raise ValueError(f"multi_step iterations must increase, got {bounds}.")
     boundaries = {b: rates[i + 1] / rates[i] for i, b in enumerate(bounds[:-1])}
     return optax.piecewise_constant_schedule(rates[0], boundaries)

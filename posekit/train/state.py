@@ -57,16 +57,16 @@ def make_train_step(
     batch norm differs, normalising each slice by its own statistics.
     """
     map_shape = output_map_shape(*aug.crop_size, model.output_stride)
-    target_kwargs = dict(
-        stride=model.stride,
-        pos_dist_thresh=float(pose_cfg["pos_dist_thresh"]),
-        locref_stdev=float(pose_cfg["locref_stdev"]),
-        weigh_only_present_joints=bool(pose_cfg.get("weigh_only_present_joints", False)),
-    )
-    loss_kwargs = dict(
-        locref_loss_weight=float(pose_cfg["locref_loss_weight"]),
-        locref_huber_loss=bool(pose_cfg["locref_huber_loss"]),
-    )
+    target_kwargs = {
+        "stride": model.stride,
+        "pos_dist_thresh": float(pose_cfg["pos_dist_thresh"]),
+        "locref_stdev": float(pose_cfg["locref_stdev"]),
+        "weigh_only_present_joints": bool(pose_cfg.get("weigh_only_present_joints", False)),
+    }
+    loss_kwargs = {
+        "locref_loss_weight": float(pose_cfg["locref_loss_weight"]),
+        "locref_huber_loss": bool(pose_cfg["locref_huber_loss"]),
+    }
 
     def loss_fn(params, batch_stats, crops, targets, counts):
         variables = {"params": params, "batch_stats": batch_stats}

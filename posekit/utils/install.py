@@ -40,8 +40,8 @@ def check_install(verbose: bool = True) -> dict[str, Any]:
     dict
         ``backend``, ``devices``, ``gpu_present``, ``ffmpeg`` and package versions.
     """
-    import jax
     import imageio_ffmpeg
+    import jax
 
     import posekit
 

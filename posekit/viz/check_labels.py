@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from posekit.io.images import read_image, write_png
 from posekit.project.project import Project
 from posekit.utils.notebook import in_notebook
@@ -99,15 +97,15 @@ def write_labeled_images(
     colors = bodypart_colors(cfg["colormap"], len(project.bodyparts))
     skeleton = skeleton_indices(project) if draw_skeleton else []
     size = max(cfg["dotsize"] / 2.0, 1.0)
-    style = dict(
-        colors=colors,
-        size=size,
-        marker=marker,
-        alpha=float(cfg["alphavalue"]),
-        skeleton=skeleton,
-        skeleton_color=named_color(cfg.get("skeleton_color") or "black"),
-        thickness=max(1.0, size / 4),
-    )
+    style = {
+        "colors": colors,
+        "size": size,
+        "marker": marker,
+        "alpha": float(cfg["alphavalue"]),
+        "skeleton": skeleton,
+        "skeleton_color": named_color(cfg.get("skeleton_color") or "black"),
+        "thickness": max(1.0, size / 4),
+    }
     results = {}
     for stem in project.labeled_stems():
         table = LabelTable.read(project.labeled_folder(stem), bodyparts=project.bodyparts, scorer=project.scorer)

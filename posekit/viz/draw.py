@@ -153,6 +153,6 @@ def draw_pose(
     """
     for a, b in skeleton:
         draw_line(image, points[a], points[b], skeleton_color, thickness, alpha)
-    for (x, y), color in zip(points, colors):
+    for (x, y), color in zip(points, colors, strict=False):
         draw_marker(image, x, y, color, size, marker, alpha, thickness)
     return image

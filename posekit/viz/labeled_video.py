@@ -25,8 +25,8 @@ import numpy as np
 
 from posekit.project.project import VIDEO_SUFFIXES, Project, glob_escape
 from posekit.utils.notebook import in_notebook
-from posekit.viz.colors import bodypart_colors, named_color
 from posekit.viz.check_labels import skeleton_indices
+from posekit.viz.colors import bodypart_colors, named_color
 from posekit.viz.draw import draw_line, draw_marker
 
 __all__ = [

@@ -257,7 +257,7 @@ class ImageCanvas(MultiCanvas):
         self.zoom_in_button = button(
             "+", "Zoom in (+ key, mouse wheel)", self.zoom_in, "posekit-zoom-in"
         )
-        self.zoom_out_button = button("−", "Zoom out (- key)", self.zoom_out, "posekit-zoom-out")
+        self.zoom_out_button = button("\u2212", "Zoom out (- key)", self.zoom_out, "posekit-zoom-out")
         self.fit_button = button(
             "Fit", "Fit the image to the canvas (f key)", self.fit, "posekit-fit"
         )

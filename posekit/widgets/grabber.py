@@ -340,7 +340,8 @@ class FrameGrabberWidget(W.VBox):
         self._refreshing = True
         try:
             self.grabbed_list.options = [
-                (f"{p.name}  ({format_time(g.time_of(i))})", i) for p, i in zip(paths, g.grabbed_indices())
+                (f"{p.name}  ({format_time(g.time_of(i))})", i)
+                for p, i in zip(paths, g.grabbed_indices(), strict=False)
             ]
             self.grabbed_list.value = select if select in self._grabbed else None
         finally:
@@ -360,7 +361,7 @@ class FrameGrabberWidget(W.VBox):
         """Show an action's error in the status line instead of a traceback in the log."""
         try:
             yield
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any action error goes to the status line
             self._show_error(exc)
 
 

@@ -56,7 +56,7 @@ class TrainingWidget(W.VBox):
     def _run(self) -> None:
         try:
             self.trainer.run(callback=self._show)
-        except BaseException as err:  # shown in the widget, kept for callers
+        except BaseException as err:  # noqa: BLE001 - shown in the widget, kept for callers
             self.error = err
             self.status.value = f"<b style='color:#b00'>Training failed:</b> {err}"
             return
@@ -85,7 +85,7 @@ class TrainingWidget(W.VBox):
 
         from matplotlib.figure import Figure
 
-        steps, losses, _ = zip(*progress.history)
+        steps, losses, _ = zip(*progress.history, strict=True)
         if self._figure is None:
             self._figure = Figure(figsize=(4.5, 2.8), dpi=90)
         fig = self._figure

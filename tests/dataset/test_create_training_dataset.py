@@ -32,7 +32,8 @@ def test_reaching_layout_and_split(reaching_project):
     assert train["num_joints"] == 5 and train["all_joints"] == [[0], [1], [2], [3], [4]]
     assert train["net_type"] == "resnet_50" and train["multi_step"][0] == [0.005, 10000]
     assert train["global_scale"] == 0.8 and train["pos_dist_thresh"] == 17
-    assert train["dataset"] == "training-datasets/iteration-0/UnaugmentedDataSet_ReachingAug30/CollectedData_Mackenzie.h5"
+    assert train["dataset"] == ("training-datasets/iteration-0/UnaugmentedDataSet_ReachingAug30/"
+                                "CollectedData_Mackenzie.h5")
     assert test["scoremap_dir"] == "test" and "multi_step" not in test
     text = (model / "train" / "pose_cfg.yaml").read_text()
     keys = [line.split(":")[0] for line in text.splitlines() if line and not line.startswith((" ", "-"))]
@@ -79,7 +80,7 @@ def test_custom_indices(reaching_project):
     assert split.fraction == round(40 / 42, 2) and split.test_indices.tolist() == [40, 41]
     with pytest.raises(ValueError, match="both trainIndices and testIndices"):
         create_training_dataset(reaching_project, trainIndices=[[0]], testIndices=[[0]], overwrite=True)
-    with pytest.raises(ValueError, match="outside 0.."):
+    with pytest.raises(ValueError, match=r"outside 0\.\."):
         create_training_dataset(reaching_project, trainIndices=[[0, 999]], testIndices=[[1]], overwrite=True)
 
 

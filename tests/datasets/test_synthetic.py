@@ -38,6 +38,6 @@ def test_markers_visible_in_video(synthetic_config):
     with VideoReader(project.video_path(project.video_stems()[0])) as reader:
         assert reader.n_frames == 120 and (reader.width, reader.height) == (320, 240)
         frame = reader.read(37).astype(int)
-    for (x, y), color in zip(truth[37], MARKER_COLORS.astype(int)):
+    for (x, y), color in zip(truth[37], MARKER_COLORS.astype(int), strict=True):
         # lossy H.264: the marker colour is still clearly there at the keypoint
         assert np.abs(frame[round(y), round(x)] - color).max() < 70

@@ -237,11 +237,11 @@ def test_set_get_remove_points():
     table.remove_point(K1, "nose")
     assert table.get_point(K1, "nose") is None
     assert K1 in table.images  # the row stays
-    images, coords = table.to_array()
+    _images, coords = table.to_array()
     assert coords.shape == (2, 2, 2) and np.isnan(coords[0]).all()
     table.remove_image(K1)
     assert table.images == [K2]
-    with pytest.raises(LabelError, match="img001.png"):
+    with pytest.raises(LabelError, match=r"img001\.png"):
         table.remove_image(K1)
 
 
@@ -289,7 +289,7 @@ def test_extra_bodypart_in_file_is_refused(tmp_path):
 def test_scorer_mismatch_names_both(tmp_path):
     LabelTable("Alice", ["nose", "tail"], data=make_frame(VALUES, IMAGES)).save(tmp_path)
     (tmp_path / "CollectedData_Alice.h5").rename(tmp_path / "CollectedData_Bob.h5")
-    with pytest.raises(LabelError, match="'Alice'.*'Bob'.*config.yaml"):
+    with pytest.raises(LabelError, match=r"'Alice'.*'Bob'.*config\.yaml"):
         LabelTable.read(tmp_path / "CollectedData_Bob.h5", scorer="Bob")
 
 
@@ -546,9 +546,9 @@ def test_not_an_hdf5_file(tmp_path):
 
 def test_missing_file_and_empty_folder(tmp_path):
     missing = tmp_path / "CollectedData_Nobody.h5"
-    with pytest.raises(FileNotFoundError, match="CollectedData_Nobody.h5"):
+    with pytest.raises(FileNotFoundError, match=r"CollectedData_Nobody\.h5"):
         read_label_dataframe(missing)
-    with pytest.raises(FileNotFoundError, match="CollectedData_Nobody.h5"):
+    with pytest.raises(FileNotFoundError, match=r"CollectedData_Nobody\.h5"):
         LabelTable.read(missing)
     with pytest.raises(FileNotFoundError, match=str(tmp_path.name)):
         LabelTable.read(tmp_path)

@@ -61,7 +61,7 @@ def decode_index(frame: np.ndarray) -> int:
                       col * BLOCK + 4:(col + 1) * BLOCK - 4]
         bits.append(int(inner.mean() > 127))
     value, check = bits[:N_BITS], bits[N_BITS:]
-    if any(a == b for a, b in zip(value, check)):
+    if any(a == b for a, b in zip(value, check, strict=True)):
         return -1
     return sum(b << k for k, b in enumerate(value))
 
@@ -136,7 +136,7 @@ linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"),
 
 
 def test_metadata_and_true_count(video):
-    name, path, frames, _ = video
+    _name, path, frames, _ = video
     with VideoReader(path) as reader:
         assert reader.path == Path(path)
         assert reader.fps == pytest.approx(FPS)
@@ -150,7 +150,7 @@ def test_metadata_and_true_count(video):
 
 
 def test_sequential_decode_is_in_order(video):
-    name, path, frames, lossless = video
+    _name, _path, frames, lossless = video
     assert [decode_index(f) for f in frames] == list(range(N_FRAMES))
     for i in (0, 1, 77, N_FRAMES - 1):
         expected = index_frame(i)
@@ -177,7 +177,7 @@ def test_read_matches_sequential_decode(video):
 
 
 def test_read_out_of_range(video):
-    name, path, _, _ = video
+    _name, path, _, _ = video
     with VideoReader(path) as reader:
         for bad in (N_FRAMES, N_FRAMES + 7, 10 ** 6, -N_FRAMES - 1):
             with pytest.raises(IndexError) as info:
@@ -250,8 +250,8 @@ def test_early_break_stops_thread_and_ffmpeg(h264):
     assert threads <= baseline and children == []
 
     with pytest.raises(ZeroDivisionError):
-        for i, _ in reader.iter_frames(start=70):
-            1 / 0
+        for _ in reader.iter_frames(start=70):
+            raise ZeroDivisionError
     threads, children = _wait_clean(baseline)
     assert threads <= baseline and children == []
 

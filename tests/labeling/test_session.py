@@ -184,7 +184,7 @@ def test_errors_are_clear(session, tiny, tmp_path):
         session.select_bodypart("tail")
     with pytest.raises(LabelError, match="unknown bodypart 9"):
         session.move(9, (1.0, 1.0))
-    with pytest.raises(IndexError, match="out of range.*3 images"):
+    with pytest.raises(IndexError, match=r"out of range.*3 images"):
         session.go_to(3)
     with pytest.raises(IndexError, match="no image named"):
         session.go_to("img999.png")
@@ -209,7 +209,7 @@ def test_new_bodypart_in_config_is_an_unlabelled_column(reaching_project):
     project = Project.open(reaching_project)
     folder = project.labeled_folder("reachingvideo1")
     before = LabelTable.read(folder, bodyparts=project.bodyparts, scorer=project.scorer)
-    edit_config(reaching_project, {"bodyparts": project.bodyparts + ["Elbow"]})
+    edit_config(reaching_project, {"bodyparts": [*project.bodyparts, "Elbow"]})
 
     session = LabelingSession(reaching_project)
     assert session.bodyparts[-1] == "Elbow"
@@ -220,7 +220,7 @@ def test_new_bodypart_in_config_is_an_unlabelled_column(reaching_project):
     session.place((400.5, 300.25))
 
     h5, csv = read_disk(folder, "Mackenzie")
-    assert list(h5.columns.get_level_values("bodyparts")[::2]) == project.bodyparts + ["Elbow"]
+    assert list(h5.columns.get_level_values("bodyparts")[::2]) == [*project.bodyparts, "Elbow"]
     assert disk_point(folder, "img020.png", "Elbow", "Mackenzie") == (400.5, 300.25)
     elbow = h5.xs("Elbow", axis=1, level="bodyparts")
     assert int(elbow.notna().to_numpy().sum()) == 2  # only the new label

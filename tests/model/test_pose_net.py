@@ -47,7 +47,7 @@ def test_real_network_forward_64x64(net_type, backbone_params):
     model, variables = init_pose_net(jax.random.key(0), PoseNet(num_joints=5, net_type=net_type))
     assert _count(variables["params"]["backbone"]) == backbone_params
     images = np.random.default_rng(0).integers(0, 256, (1, 64, 64, 3), np.uint8)
-    out = jax.jit(lambda v, x: model.apply(v, x))(variables, images)
+    out = jax.jit(model.apply)(variables, images)
     assert out["part_pred"].shape == (1, 8, 8, 5)
     assert out["locref"].shape == (1, 8, 8, 10)
     assert all(v.dtype == jnp.float32 and np.isfinite(v).all() for v in out.values())
@@ -150,8 +150,8 @@ def test_normalisation_happens_inside_the_network(tiny_net):
     model, variables = tiny_net
     images = np.random.default_rng(1).uniform(0, 255, (1, 32, 32, 3)).astype(np.float32)
     centred = _tiny(mean_pixel=(0.0, 0.0, 0.0))
-    a = jax.jit(lambda v, x: model.apply(v, x))(variables, images)
-    b = jax.jit(lambda v, x: centred.apply(v, x))(variables, images - np.float32(MEAN_PIXEL))
+    a = jax.jit(model.apply)(variables, images)
+    b = jax.jit(centred.apply)(variables, images - np.float32(MEAN_PIXEL))
     np.testing.assert_allclose(a["part_pred"], b["part_pred"], rtol=1e-4, atol=1e-4)
 
 

@@ -59,7 +59,7 @@ def test_layer_dilations():
 
 
 def test_unknown_net_type():
-    with pytest.raises(ValueError, match="mobilenet_v2_1.0.*not supported.*resnet_50"):
+    with pytest.raises(ValueError, match=r"mobilenet_v2_1\.0.*not supported.*resnet_50"):
         resnet("mobilenet_v2_1.0")
 
 

@@ -23,8 +23,8 @@ def dlc_targets(joints, num_joints, size, scale, stride=8.0, pos_dist_thresh=17,
     locref_mask = np.zeros((height, width, num_joints * 2))
     locref_map = np.zeros((height, width, num_joints * 2))
     grid = np.mgrid[:height, :width].transpose((1, 2, 0))
-    for j_id, j_x, j_y in joints:
-        j_id = int(j_id)
+    for joint, j_x, j_y in joints:
+        j_id = int(joint)
         j_x_sm = round((j_x - half_stride) / stride)
         j_y_sm = round((j_y - half_stride) / stride)
         min_x = round(max(j_x_sm - dist_thresh - 1, 0))
@@ -114,7 +114,7 @@ def test_disk_radius_and_locref_values():
 
 
 def test_weigh_only_present_joints(batch):
-    keypoints, visible, scale = batch
+    keypoints, visible, _scale = batch
     out = make_targets(keypoints, (5, 5), visible=visible,
                        weigh_only_present_joints=True)
     weights = np.asarray(out["part_score_weights"])

@@ -215,7 +215,7 @@ def test_local_safetensors_file(resnet18_file, tmp_path):
         resolve_init_weights(tmp_path / "missing.safetensors")
     other = tmp_path / "weights.pth"
     other.write_bytes(b"x")
-    with pytest.raises(ValueError, match="not a .safetensors file"):
+    with pytest.raises(ValueError, match=r"not a \.safetensors file"):
         resolve_init_weights(other)
 
 
@@ -285,5 +285,5 @@ def test_hand_placed_file_gets_its_digest_recorded(tmp_path, resnet18_file):
 def test_dlc_tf_checkpoint_path_means_imagenet(tmp_path, monkeypatch):
     monkeypatch.setattr(weights_mod, "download_file", _offline)
     dlc = "/site-packages/deeplabcut/pose_estimation_tensorflow/models/pretrained/resnet_v1_50.ckpt"
-    with pytest.raises(FileNotFoundError, match="resnet101.tv_in1k"):
+    with pytest.raises(FileNotFoundError, match=r"resnet101\.tv_in1k"):
         resolve_init_weights(dlc, "resnet_101", cache_dir=tmp_path)

@@ -61,7 +61,7 @@ def random_state_dict(shapes: dict[str, tuple[int, ...]], seed: int = 0) -> dict
             out[key] = np.array(7, np.int64)
         elif key.endswith("running_var"):
             out[key] = rng.uniform(0.5, 1.5, shape).astype(np.float32)
-        elif key.endswith("running_mean") or key.endswith(".bias"):
+        elif key.endswith(("running_mean", ".bias")):
             out[key] = rng.normal(0.0, 0.1, shape).astype(np.float32)
         elif len(shape) == 4:
             fan_in = shape[1] * shape[2] * shape[3]
@@ -76,8 +76,8 @@ def random_state_dict(shapes: dict[str, tuple[int, ...]], seed: int = 0) -> dict
 def conv2d(x, w, stride=1, padding=0, dilation=1):
     """NCHW x, OIHW w, no bias (float64)."""
     x = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
-    n, c, h, wd = x.shape
-    o, i, kh, kw = w.shape
+    n, _c, h, wd = x.shape
+    o, _i, kh, kw = w.shape
     ho = (h - dilation * (kh - 1) - 1) // stride + 1
     wo = (wd - dilation * (kw - 1) - 1) // stride + 1
     out = np.zeros((n, o, ho, wo))

@@ -66,7 +66,7 @@ def predict_project(synthetic_config, tmp_path_factory) -> Path:
     with VideoReader(video) as reader:
         frames = np.stack([reader.read(0), reader.read(60)])
     state = trainer.state
-    for iteration, (logit_std, locref_std) in zip(ITERATIONS, ((0.5, 0.2), (0.4, 0.1))):
+    for iteration, (logit_std, locref_std) in zip(ITERATIONS, ((0.5, 0.2), (0.4, 0.1)), strict=True):
         params = _scaled_heads(trainer.model, state, frames, logit_std, locref_std)
         trainer.state = state.replace(params=params, step=iteration)
         trainer.save()

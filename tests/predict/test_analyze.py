@@ -150,9 +150,9 @@ def test_truncated_video_keeps_decoded_frames(project, video, tmp_path):
 
 def test_errors_and_video_lists(project, video, tmp_path):
     missing = tmp_path / "nope.mp4"
-    with pytest.raises(FileNotFoundError, match="nope.mp4"):
+    with pytest.raises(FileNotFoundError, match=r"nope\.mp4"):
         analyze_videos(project, [missing])
-    with pytest.raises(FileNotFoundError, match="Unknown shuffle 7.*create_training_dataset"):
+    with pytest.raises(FileNotFoundError, match=r"Unknown shuffle 7.*create_training_dataset"):
         analyze_videos(project, [video], shuffle=7)
     with pytest.raises(IndexError, match="trainingsetindex=3"):
         analyze_videos(project, [video], trainingsetindex=3)

@@ -58,7 +58,7 @@ def _random_net(model: PoseNet, seed: int, frames: np.ndarray) -> tuple[dict, di
 
 
 def _forward(model: PoseNet):
-    return jax.jit(lambda v, x: model.apply(v, x))
+    return jax.jit(model.apply)
 
 
 def _compare(model: PoseNet, frames: np.ndarray, session: OnnxPosePredictor, maps: dict):

@@ -70,7 +70,7 @@ def test_missing_required_key(tmp_path):
     data = yaml.safe_load(path.read_text())
     del data["scorer"]
     path.write_text(yaml.safe_dump(data))
-    with pytest.raises(ConfigError, match="'scorer'.*missing"):
+    with pytest.raises(ConfigError, match=r"'scorer'.*missing"):
         read_config(path)
 
 
@@ -82,7 +82,7 @@ def test_malformed_yaml_and_missing_file(tmp_path):
     bad.write_text("- just\n- a list\n")
     with pytest.raises(ConfigError, match="mapping"):
         read_config(bad)
-    with pytest.raises(FileNotFoundError, match="nowhere.yaml"):
+    with pytest.raises(FileNotFoundError, match=r"nowhere\.yaml"):
         read_config(tmp_path / "nowhere.yaml")
 
 

@@ -67,11 +67,11 @@ def test_existing_project_not_overwritten(video_dir, tmp_path):
 
 
 def test_bad_videos(video_dir, tmp_path):
-    with pytest.raises(FileNotFoundError, match="nothere.mp4"):
+    with pytest.raises(FileNotFoundError, match=r"nothere\.mp4"):
         create_project("T", "s", [tmp_path / "nothere.mp4"], tmp_path)
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(b"\x00" * 2000)
-    with pytest.raises(VideoError, match="broken.mp4"), pytest.warns(UserWarning, match="Skipping"):
+    with pytest.raises(VideoError, match=r"broken\.mp4"), pytest.warns(UserWarning, match="Skipping"):
         create_project("T", "s", [bad], tmp_path / "w")
     assert not (tmp_path / "w").exists() or not any((tmp_path / "w").iterdir())
     with pytest.warns(UserWarning, match="broken.mp4"):

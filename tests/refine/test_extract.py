@@ -7,13 +7,13 @@ import pandas as pd
 import pytest
 
 from posekit.io.images import read_image
+from posekit.predict.predictor import snapshot_scorer
 from posekit.project import Project
 from posekit.refine import (
     MachineLabels,
     extract_outlier_frames,
     find_outliers,
 )
-from posekit.predict.predictor import snapshot_scorer
 from posekit.refine.machinelabels import machinelabels_path
 from tests.refine.conftest import GLITCHES, LOW, make_poses, write_analysis
 

@@ -114,5 +114,5 @@ def test_merge_datasets_semantics(project, capsys):
     assert [f.stem for f in report.folders if f.empty] == ["empty", "unlabeled"]
     edit_config(project, {"iteration": 2})
     assert merge_datasets(project, forceiterate=0).iteration == 3  # 0 means "increment" (DLC)
-    with pytest.raises(FileNotFoundError, match="iterations 0..2"):
+    with pytest.raises(FileNotFoundError, match=r"iterations 0\.\.2"):
         previous_iteration_snapshot(project, shuffle=2)

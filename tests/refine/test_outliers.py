@@ -33,7 +33,7 @@ def test_uncertain_finds_exactly_the_low_likelihood_stretch():
 def test_jump_flags_the_glitch_and_the_return_only():
     poses = make_poses()
     scores = jump_scores(poses, epsilon=20)
-    expected = sorted([g for g in GLITCHES] + [g + 1 for g in GLITCHES])
+    expected = sorted(list(GLITCHES) + [g + 1 for g in GLITCHES])
     assert scores.candidates.tolist() == expected
     assert scores.score[0] == 0.0  # the first frame is never a jump
     assert scores.score[GLITCHES[0]] == pytest.approx(80, abs=3)

@@ -14,7 +14,7 @@ def _dots(h=120, w=160):
     img = np.full((h, w, 3), 40, np.uint8)
     pts = np.array([[30.0, 40.0], [100.0, 60.0], [130.0, 100.0]])
     colors = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255]], np.uint8)
-    for (x, y), c in zip(pts.astype(int), colors):
+    for (x, y), c in zip(pts.astype(int), colors, strict=True):
         img[y - 2 : y + 3, x - 2 : x + 3] = c
     return img, pts, colors
 

@@ -13,10 +13,10 @@ import pytest
 
 pytest.importorskip("ipycanvas")
 
-from ipycanvas.canvas import _CMD_LIST  # noqa: E402
+from ipycanvas.canvas import _CMD_LIST
 
-from posekit.labeling.view import MAX_ZOOM, ViewTransform  # noqa: E402
-from posekit.widgets.canvas import IMAGE, POINTS, ImageCanvas, paint_pose  # noqa: E402
+from posekit.labeling.view import MAX_ZOOM, ViewTransform
+from posekit.widgets.canvas import IMAGE, POINTS, ImageCanvas, paint_pose
 
 
 def send(canvas, event: str, x: float = 0.0, y: float = 0.0, **extra) -> None:

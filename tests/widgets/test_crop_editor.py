@@ -10,11 +10,11 @@ from PIL import Image
 
 pytest.importorskip("ipycanvas")
 
-from posekit.labeling.crop import CropBox  # noqa: E402
-from posekit.project import Project  # noqa: E402
-from posekit.project.config import load_yaml  # noqa: E402
-from posekit.widgets.crop_editor import CropEditorWidget, crop_editor  # noqa: E402
-from tests.labeling.projects import STEM, make_tiny_project  # noqa: E402
+from posekit.labeling.crop import CropBox
+from posekit.project import Project
+from posekit.project.config import load_yaml
+from posekit.widgets.crop_editor import CropEditorWidget, crop_editor
+from tests.labeling.projects import STEM, make_tiny_project
 
 
 def send(canvas, event: str, x: float, y: float) -> None:

@@ -85,7 +85,7 @@ def test_preview_of_a_1080p_frame_is_downscaled():
 
 
 def test_step_buttons_jump_box_and_info(widget):
-    for button, expected in zip(widget.step_buttons[::-1], (10, 11, 10, 0)):  # +10, +1, -1, -10
+    for button, expected in zip(widget.step_buttons[::-1], (10, 11, 10, 0), strict=True):  # +10, +1, -1, -10
         click(button)
         assert widget.grabber.index == widget.slider.value == widget.jump.value == expected
     front_end_sets(widget.jump, value=57)

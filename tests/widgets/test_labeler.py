@@ -14,9 +14,9 @@ import pytest
 
 pytest.importorskip("ipycanvas")
 
-from posekit.labeling import LabelingSession  # noqa: E402
-from posekit.widgets.labeler import LabelingWidget, label_frames  # noqa: E402
-from tests.labeling.projects import STEM, disk_point, make_tiny_project  # noqa: E402
+from posekit.labeling import LabelingSession
+from posekit.widgets.labeler import LabelingWidget, label_frames
+from tests.labeling.projects import STEM, disk_point, make_tiny_project
 
 
 def send(canvas, event: str, x: float, y: float) -> None:
