@@ -3,12 +3,15 @@
 Usage::
 
     python benchmarks/bench_train.py [--net resnet_50] [--crop 448] [--batch 8] [--steps 6]
-                                     [--micro-batch N]
+                                     [--micro-batch N] [--bn trained|frozen]
 
 Builds the synthetic project, a training set, and runs the real jitted train step
 (augmentation + forward + backward + SGD) from random init in a child process, so
 the peak RSS is its own; ``--micro-batch N`` accumulates each batch's gradient
-over slices of N images (less memory). Prints figures; asserts nothing. The bar measured here for
+over slices of N images (less memory; 0: the whole batch; default: the
+trainer's own choice). ``--bn trained`` (default) trains batch norm as from
+scratch; ``--bn frozen`` starts from a (random) snapshot, which freezes batch
+norm as the pretrained default does. Prints figures; asserts nothing. The bar measured here for
 DeepLabCut 3.0.2 (PyTorch, ResNet-50, 448x448, batch 8, random init): 0.68 images/s
 at 4.9 GB peak RSS.
 """
@@ -32,16 +35,19 @@ def _flops(compiled) -> float:
     return float(cost.get("flops", 0.0)) if cost else 0.0
 
 
-def _child(config: str, net: str, crop: int, batch: int, steps: int, micro: int) -> None:
+def _child(config: str, net: str, crop: int, batch: int, steps: int, micro: int, bn: str) -> None:
     import jax
 
     from posekit.train.state import make_train_step
     from posekit.train.trainer import Trainer
 
+    kwargs = {"maxiters": 10**9, "batch_size": batch, "crop_size": (crop, crop), "model_overrides": {"net_type": net},
+              "micro_batch_size": None if micro < 0 else micro}
+    init_weights = None
+    if bn == "frozen":  # start from a snapshot: batch norm frozen, as from ImageNet weights
+        init_weights = str(Trainer(config, pretrained=False, **kwargs).save())
     t0 = time.perf_counter()
-    trainer = Trainer(config, pretrained=False, maxiters=10**9, batch_size=batch,
-                      crop_size=(crop, crop), model_overrides={"net_type": net},
-                      micro_batch_size=micro or None)
+    trainer = Trainer(config, pretrained=False, init_weights=init_weights, restart=True, **kwargs)
     init_s = time.perf_counter() - t0
     batch_arrays = trainer.data.batch(list(range(batch)) if len(trainer.data) >= batch
                                       else [i % len(trainer.data) for i in range(batch)])
@@ -64,6 +70,7 @@ def _child(config: str, net: str, crop: int, batch: int, steps: int, micro: int)
                                 trainer.train_batch_norm)
         flops = _flops(whole.lower(state, *args).compile())
     print(json.dumps({
+        "micro_batch_size": batch // trainer.micro_batches, "train_batch_norm": trainer.train_batch_norm,
         "init_s": init_s, "compile_s": compile_s, "images_per_s": steps * batch / seconds,
         "gflop_per_image": flops / batch / 1e9, "gflops_per_s": flops * steps / seconds / 1e9,
         "peak_rss_mb": peak_rss_mb,
@@ -77,12 +84,15 @@ def main() -> None:
     parser.add_argument("--crop", type=int, default=448)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--steps", type=int, default=6)
-    parser.add_argument("--micro-batch", type=int, default=0, help="images per gradient slice (0: whole batch)")
-    parser.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
+    parser.add_argument("--micro-batch", type=int, default=-1,
+                        help="images per gradient slice (0: whole batch; default: the trainer's choice)")
+    parser.add_argument("--bn", choices=("trained", "frozen"), default="trained",
+                        help="batch norm trained (from scratch) or frozen (as from pretrained weights)")
+    parser.add_argument("--child", nargs=7, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        config, net, crop, batch, steps, micro = args.child
-        _child(config, net, int(crop), int(batch), int(steps), int(micro))
+        config, net, crop, batch, steps, micro, bn = args.child
+        _child(config, net, int(crop), int(batch), int(steps), int(micro), bn)
         return
     from posekit.dataset import create_training_dataset
     from posekit.datasets import make_synthetic_project
@@ -92,12 +102,14 @@ def main() -> None:
         create_training_dataset(config, seed=0, net_type=args.net)
         out = subprocess.run(
             [sys.executable, __file__, "--child", config, args.net, str(args.crop), str(args.batch), str(args.steps),
-             str(args.micro_batch)],
+             str(args.micro_batch), args.bn],
             capture_output=True, text=True, check=True,
         )
     r = json.loads(out.stdout.strip().splitlines()[-1])
-    slices = f" in slices of {args.micro_batch}" if args.micro_batch else ""
-    print(f"train {args.net} {args.crop}x{args.crop} batch {args.batch}{slices}: {r['images_per_s']:.2f} images/s, "
+    slices = f" in slices of {r['micro_batch_size']}" if r["micro_batch_size"] < args.batch else ""
+    bn = "batch norm trained" if r["train_batch_norm"] else "batch norm frozen"
+    print(f"train {args.net} {args.crop}x{args.crop} batch {args.batch}{slices}, {bn}: "
+          f"{r['images_per_s']:.2f} images/s, "
           f"compile {r['compile_s']:.1f} s, {r['gflop_per_image']:.1f} GFLOP/image "
           f"({r['gflops_per_s']:.1f} GFLOP/s reached, {r['gflops_per_s'] / r['peak_gflops']:.0%} of this CPU's "
           f"measured {r['peak_gflops']:.0f} GFLOP/s peak), peak RSS {r['peak_rss_mb']:.0f} MB")

@@ -62,8 +62,13 @@ def train_network(
         Accumulate each batch's gradient over slices of this many images
         (a divisor of the batch size; pose_cfg ``micro_batch_size``) to save
         memory: a ResNet-50 at 448x448, batch 8, needs 4.6 GB at once and
-        2.7 GB in slices of 2. Same gradient, except that batch norm trained
-        from scratch normalises each slice by its own statistics.
+        2.3 GB in slices of 2. Same gradient, except that batch norm trained
+        from scratch normalises each slice by its own statistics. ``0`` takes
+        the whole batch at once. By default (None, and no pose_cfg value),
+        training on the CPU with frozen batch norm (the pretrained default)
+        uses slices of one 448x448 image or more, which is exact and faster
+        there (:func:`~posekit.train.trainer.auto_micro_batch_size`); otherwise
+        the whole batch.
 
     Returns
     -------

@@ -53,6 +53,33 @@ def default_crop_size(max_size: tuple[int, int], global_scale: float, limit: int
     )  # type: ignore[return-value]
 
 
+#: With frozen batch norm on the CPU, each batch's gradient is accumulated by
+#: default over slices of at least this many crop pixels per device. ResNet-50,
+#: 448x448, batch 8 (benchmarks/bench_train.py --bn frozen): slices of 1 image
+#: train faster than the whole batch at once and need half the memory; smaller
+#: slices than this would make the matrix products too small to run well.
+AUTO_SLICE_PIXELS = 1 << 17
+
+
+def auto_micro_batch_size(batch: int, n_devices: int, crop_size: tuple[int, int], platform: str,
+                          train_batch_norm: bool) -> int:
+    """The default ``micro_batch_size``: 0 (whole batch) unless slicing is exact and pays.
+
+    Slices give exactly the whole batch's gradient only when batch norm is
+    frozen, and pay on the CPU, where a batch's activations outgrow the caches
+    and memory: there the smallest slice with at least :data:`AUTO_SLICE_PIXELS`
+    crop pixels per device is used.
+    """
+    if platform != "cpu" or train_batch_norm:
+        return 0
+    per_device = batch // n_devices
+    pixels = crop_size[0] * crop_size[1]
+    for images in range(1, per_device):
+        if per_device % images == 0 and images * pixels >= AUTO_SLICE_PIXELS:
+            return images * n_devices
+    return 0
+
+
 def _micro_batches(batch: int, n_devices: int, micro_batch_size: int | None) -> int:
     """How many slices a batch's gradient is accumulated over (1: none)."""
     if not micro_batch_size or int(micro_batch_size) >= batch:
@@ -112,7 +139,9 @@ class Trainer:
         PoseNet attributes to override (e.g. a narrow test network).
     micro_batch_size
         Accumulate the gradient over slices of this many images (pose_cfg
-        ``micro_batch_size``), see :func:`~posekit.train.train_network.train_network`.
+        ``micro_batch_size``; 0: the whole batch at once; None: pose_cfg's
+        value, else :func:`auto_micro_batch_size`), see
+        :func:`~posekit.train.train_network.train_network`.
     """
 
     def __init__(
@@ -152,7 +181,6 @@ class Trainer:
             batch = n_dev * math.ceil(batch / n_dev)
             warnings.warn(f"batch_size raised to {batch}, a multiple of the {n_dev} devices.", stacklevel=2)
         self.batch_size = batch
-        self.micro_batches = _micro_batches(batch, n_dev, micro_batch_size or cfg.get("micro_batch_size"))
 
         paths, keypoints = self.training_set.arrays("train")
         self.data = TrainingImages(paths, keypoints)
@@ -165,6 +193,12 @@ class Trainer:
             pretrained, init_weights, restart
         )
         self.progress.step = int(self.state.step)
+        if micro_batch_size is None:
+            micro_batch_size = cfg.get("micro_batch_size")
+        if micro_batch_size is None:
+            micro_batch_size = auto_micro_batch_size(batch, n_dev, self.aug.crop_size, self.devices[0].platform,
+                                                     self.train_batch_norm)
+        self.micro_batches = _micro_batches(batch, n_dev, micro_batch_size)
         self._step_fn = make_train_step(self.model, self.aug, cfg, self.schedule, self.train_batch_norm,
                                         self.micro_batches)
         self._stop = threading.Event()
@@ -248,6 +282,7 @@ class Trainer:
             "backbone_features": self.model.backbone_features,
             "crop_size": list(self.aug.crop_size),
             "batch_size": self.batch_size,
+            "micro_batch_size": self.batch_size // self.micro_batches,
             "train_batch_norm": self.train_batch_norm,
             "init": self.init_source,
             "seed": self.seed,

@@ -142,7 +142,7 @@ class OutlierWidget(widgets.VBox):
             f"<b>Outlier frames</b> by <code>{algorithm}</code>"
             + (f" ({html.escape(params)})" if params else "")
             + f" on {html.escape(self._compared())}"
-            + f", frames {p['start']}–{p['stop']} of each video, numframes2pick={p['numframes2pick']}"
+            + f", frames {p['start']}-{p['stop']} of each video, numframes2pick={p['numframes2pick']}"
             + "<table style='border-spacing:10px 2px'><tr><th>video</th><th>frames</th>"
             "<th>candidates</th><th>already extracted</th><th>to extract</th></tr>"
             + rows
