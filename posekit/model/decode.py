@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import jax
 import jax.numpy as jnp
+from jax import lax
 
 from posekit.model.targets import LOCREF_STDEV
 
@@ -79,6 +80,7 @@ def make_predict_fn(
     model: PoseNet,
     *,
     locref_stdev: float = LOCREF_STDEV,
+    max_run_frames: int | None = None,
 ) -> Callable[[dict, jax.Array], jax.Array]:
     """Jit network forward pass + decoding into one function.
 
@@ -88,6 +90,10 @@ def make_predict_fn(
         The network (anything with ``apply`` and a ``stride`` attribute).
     locref_stdev
         Offset scale (pose_cfg ``locref_stdev``).
+    max_run_frames
+        Run bigger batches through the network in pieces of this many frames,
+        one after the other inside the compiled function (``lax.map``), so
+        memory holds one piece's activations; None runs the batch at once.
 
     Returns
     -------
@@ -98,10 +104,20 @@ def make_predict_fn(
     """
     stride = float(model.stride)
 
-    @jax.jit
-    def predict(variables: dict, images: jax.Array) -> jax.Array:
+    def run(variables: dict, images: jax.Array) -> jax.Array:
         outputs = model.apply(variables, images, use_running_average=True)
         return decode_pose(outputs["part_pred"], outputs.get("locref"),
                            stride=stride, locref_stdev=locref_stdev)
+
+    @jax.jit
+    def predict(variables: dict, images: jax.Array) -> jax.Array:
+        n = images.shape[0]
+        if max_run_frames is None or n <= max_run_frames:
+            return run(variables, images)
+        pieces = -(-n // max_run_frames)
+        padded = jnp.pad(images, ((0, pieces * max_run_frames - n),) + ((0, 0),) * (images.ndim - 1))
+        poses = lax.map(lambda piece: run(variables, piece),
+                        padded.reshape(pieces, max_run_frames, *images.shape[1:]))
+        return poses.reshape(pieces * max_run_frames, *poses.shape[2:])[:n]
 
     return predict
