@@ -181,6 +181,9 @@ class Trainer:
             batch = n_dev * math.ceil(batch / n_dev)
             warnings.warn(f"batch_size raised to {batch}, a multiple of the {n_dev} devices.", stacklevel=2)
         self.batch_size = batch
+        requested = cfg.get("micro_batch_size") if micro_batch_size is None else micro_batch_size
+        if requested is not None:  # checked before any weights are loaded or runs archived
+            self.micro_batches = _micro_batches(batch, n_dev, requested)
 
         paths, keypoints = self.training_set.arrays("train")
         self.data = TrainingImages(paths, keypoints)
@@ -193,12 +196,9 @@ class Trainer:
             pretrained, init_weights, restart
         )
         self.progress.step = int(self.state.step)
-        if micro_batch_size is None:
-            micro_batch_size = cfg.get("micro_batch_size")
-        if micro_batch_size is None:
-            micro_batch_size = auto_micro_batch_size(batch, n_dev, self.aug.crop_size, self.devices[0].platform,
-                                                     self.train_batch_norm)
-        self.micro_batches = _micro_batches(batch, n_dev, micro_batch_size)
+        if requested is None:  # the default depends on the batch-norm mode just resolved
+            self.micro_batches = _micro_batches(batch, n_dev, auto_micro_batch_size(
+                batch, n_dev, self.aug.crop_size, self.devices[0].platform, self.train_batch_norm))
         self._step_fn = make_train_step(self.model, self.aug, cfg, self.schedule, self.train_batch_norm,
                                         self.micro_batches)
         self._stop = threading.Event()
