@@ -11,9 +11,8 @@ the peak RSS is its own; ``--micro-batch N`` accumulates each batch's gradient
 over slices of N images (less memory; 0: the whole batch; default: the
 trainer's own choice). ``--bn trained`` (default) trains batch norm as from
 scratch; ``--bn frozen`` starts from a (random) snapshot, which freezes batch
-norm as the pretrained default does. Prints figures; asserts nothing. The bar measured here for
-DeepLabCut 3.0.2 (PyTorch, ResNet-50, 448x448, batch 8, random init): 0.68 images/s
-at 4.9 GB peak RSS.
+norm as the pretrained default does. Prints figures; asserts nothing. For
+DeepLabCut's figure on the same machine, run ``bench_deeplabcut.py``.
 """
 
 from __future__ import annotations
