@@ -181,7 +181,9 @@ def main() -> None:
     parser.add_argument("--batches", type=int, nargs="*", default=[1, 8])
     parser.add_argument("--frames", type=int, default=200, help="frames of the long video")
     parser.add_argument("--short-frames", type=int, default=40, help="frames of the short and warm-up videos")
-    parser.add_argument("--train-steps", type=int, default=8, help="DeepLabCut training steps (2 untimed)")
+    parser.add_argument("--train-steps", type=int, default=8,
+                        help="training steps per run; DeepLabCut leaves the first 2 untimed, posekit "
+                             "compiles and warms up first, then times this many minus 2")
     parser.add_argument("--posekit-train", nargs="*", choices=sorted(TRAIN_VARIANTS),
                         default=list(TRAIN_VARIANTS), help="posekit training variants to time")
     parser.add_argument("--skip-train", action="store_true")
