@@ -101,6 +101,11 @@ DEFAULTS: dict[str, Any] = {
 #: Keys every usable config must have (the others fall back to DEFAULTS).
 REQUIRED_KEYS: tuple[str, ...] = ("Task", "scorer", "date", "video_sets", "bodyparts")
 
+#: Upper bounds of values that are only ever typos when larger: a marker wider
+#: than any video frame, or more frames to label than anyone labels by hand.
+MAX_DOTSIZE = 200
+MAX_NUMFRAMES2PICK = 10_000
+
 NET_TYPES = (
     "resnet_18",
     "resnet_34",
@@ -190,8 +195,7 @@ def read_config(path: str | os.PathLike, validate: bool = True) -> dict[str, Any
     """
     path = Path(path).resolve()
     raw = load_yaml(path)
-    cfg = {**{k: v for k, v in DEFAULTS.items() if k not in raw}, **raw}
-    cfg = order_config(cfg)
+    cfg = order_config(with_defaults(raw))
     if cfg.get("video_sets") is None:
         cfg["video_sets"] = {}
     if validate:
@@ -203,6 +207,17 @@ def read_config(path: str | os.PathLike, validate: bool = True) -> dict[str, Any
             raw["project_path"] = project_path
             write_config(path, raw)
     return cfg
+
+
+def with_defaults(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """``raw`` with DeepLabCut's defaults for its missing optional keys.
+
+    Required keys (:data:`REQUIRED_KEYS`) are never filled in: a config without
+    ``bodyparts`` must fail validation naming the key, not silently label the
+    template's ``bodypart1``, ``bodypart2``...
+    """
+    missing = {k: v for k, v in DEFAULTS.items() if k not in raw and k not in REQUIRED_KEYS}
+    return {**missing, **raw}
 
 
 def write_config(path: str | os.PathLike, cfg: Mapping[str, Any]) -> Path:
@@ -265,8 +280,7 @@ def edit_config(path: str | os.PathLike, edits: Mapping[str, Any]) -> dict[str, 
     """
     raw = load_yaml(path)
     raw.update(edits)
-    merged = {**{k: v for k, v in DEFAULTS.items() if k not in raw}, **raw}
-    validate_config(merged, source=Path(path))
+    validate_config(with_defaults(raw), source=Path(path))
     write_config(path, raw)
     return read_config(path)
 
@@ -368,10 +382,10 @@ def validate_config(cfg: Mapping[str, Any], source: Path | None = None) -> None:
             "start",
             f"start ({cfg['start']}) must be smaller than stop ({cfg['stop']}).",
         )
-    _check_int(cfg, "numframes2pick", source, minimum=1)
+    _check_int(cfg, "numframes2pick", source, minimum=1, maximum=MAX_NUMFRAMES2PICK)
     _check_int(cfg, "iteration", source, minimum=0)
     _check_int(cfg, "batch_size", source, minimum=1)
-    _check_int(cfg, "dotsize", source, minimum=1)
+    _check_int(cfg, "dotsize", source, minimum=1, maximum=MAX_DOTSIZE)
     for key, lo, hi in (("pcutoff", 0, 1), ("alphavalue", 0, 1)):
         if not _is_number(cfg[key]) or not lo <= cfg[key] <= hi:
             raise _fail(
@@ -391,6 +405,7 @@ def validate_config(cfg: Mapping[str, Any], source: Path | None = None) -> None:
             f"unknown network {net!r}; choose one of {', '.join(NET_TYPES)}.",
         )
     _validate_colormap(cfg, source)
+    _validate_skeleton_color(cfg, source)
     for key in ("cropping", "move2corner"):
         if not isinstance(cfg[key], bool):
             raise _fail(source, key, f"must be true or false, got {cfg[key]!r}.")
@@ -412,11 +427,20 @@ def validate_config(cfg: Mapping[str, Any], source: Path | None = None) -> None:
         )
 
 
-def _check_int(cfg: Mapping[str, Any], key: str, source, minimum: int) -> None:
+def _check_int(
+    cfg: Mapping[str, Any], key: str, source, minimum: int, maximum: int | None = None
+) -> None:
     value = cfg[key]
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
         raise _fail(
             source, key, f"must be an integer >= {minimum}, got {value!r}."
+        )
+    if maximum is not None and value > maximum:
+        raise _fail(
+            source,
+            key,
+            f"{value!r} is too large; use an integer from {minimum} to {maximum} "
+            f"(DeepLabCut's default is {DEFAULTS[key]}).",
         )
 
 
@@ -511,4 +535,18 @@ def _validate_colormap(cfg: Mapping[str, Any], source) -> None:
             source,
             "colormap",
             f"unknown matplotlib colormap {name!r}; use e.g. rainbow, jet, viridis.",
+        )
+
+
+def _validate_skeleton_color(cfg: Mapping[str, Any], source) -> None:
+    color = cfg["skeleton_color"]
+    if color is None:  # drawn black, as DeepLabCut does
+        return
+    from matplotlib.colors import is_color_like  # matplotlib loads only here
+
+    if not isinstance(color, str) or not is_color_like(color):
+        raise _fail(
+            source,
+            "skeleton_color",
+            f"{color!r} is not a matplotlib color; use a name or hex code, e.g. black or '#ff0000'.",
         )

@@ -55,6 +55,13 @@ def _write(tmp_path, **overrides):
         ({"multianimalproject": True}, "multianimalproject", "not supported"),
         ({"Task": ""}, "Task", "non-empty"),
         ({"cropping": "yes"}, "cropping", "true or false"),
+        ({"dotsize": 1000000000}, "dotsize", "too large; use an integer from 1 to 200"),
+        ({"dotsize": 0}, "dotsize", "integer >= 1"),
+        ({"numframes2pick": 10**9}, "numframes2pick", "too large"),
+        ({"alphavalue": 50}, "alphavalue", "\\[0, 1\\]"),
+        ({"pcutoff": -0.5}, "pcutoff", "\\[0, 1\\]"),
+        ({"skeleton_color": "notacolor"}, "skeleton_color", "not a matplotlib color"),
+        ({"colormap": 7}, "colormap", "colormap name"),
     ],
 )
 def test_invalid_values_name_the_key(tmp_path, overrides, key, hint):
@@ -72,6 +79,26 @@ def test_missing_required_key(tmp_path):
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(ConfigError, match=r"'scorer'.*missing"):
         read_config(path)
+
+
+def test_missing_bodyparts_is_an_error_not_the_template(tmp_path):
+    """Before: the template's bodypart1..objectA silently filled the gap."""
+    path = _write(tmp_path)
+    data = yaml.safe_load(path.read_text())
+    del data["bodyparts"], data["skeleton"]
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match=r"config key 'bodyparts'.*is missing"):
+        read_config(path)
+    with pytest.raises(ConfigError, match=r"'bodyparts'.*is missing"):
+        edit_config(path, {"numframes2pick": 5})
+    assert read_config(path, validate=False).get("bodyparts") is None
+
+
+def test_absurd_plotting_value_is_refused_by_edit_config(tmp_path):
+    path = _write(tmp_path)
+    with pytest.raises(ConfigError, match="dotsize"):
+        edit_config(path, {"dotsize": 1000000000})
+    assert "dotsize" not in yaml.safe_load(path.read_text())  # nothing written
 
 
 def test_malformed_yaml_and_missing_file(tmp_path):
