@@ -15,3 +15,11 @@ class VideoError(ValueError):
 
 class LabelError(ValueError):
     """A label file or a label operation is invalid."""
+
+
+class AnalysisFileError(ValueError):
+    """A prediction file (analysis, machine labels, evaluation) cannot be read."""
+
+
+class UnsafeFileError(ValueError):
+    """A file holds content that could run code when read (e.g. a pickle)."""

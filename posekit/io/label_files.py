@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from posekit.errors import LabelError
+from posekit.errors import LabelError, UnsafeFileError
 from posekit.io.dataframes import object_multiindex
+from posekit.io.hdf5 import read_pandas_hdf
 from posekit.utils.atomic import atomic_path
 
 __all__ = [
@@ -133,30 +134,16 @@ def read_label_dataframe(path: str | os.PathLike) -> pd.DataFrame:
 
 def _read_h5(path: Path) -> pd.DataFrame:
     try:
-        with pd.HDFStore(path, mode="r") as store:
-            keys = list(store.keys())
-            if not keys:
-                raise LabelError(f"{path}: the HDF5 file holds no pandas object.")
-            key = _pick_h5_key(keys)
-            obj = store.get(key)
-    except (LabelError, ImportError):
+        key, obj = read_pandas_hdf(path, _PREFERRED_H5_KEYS)
+    except (UnsafeFileError, ImportError):
         raise
-    except Exception as exc:  # PyTables raises many types for corrupt / non-HDF5 files
+    except Exception as exc:  # h5py/PyTables raise many types for corrupt / non-HDF5 files
         raise LabelError(f"{path}: cannot read as a pandas HDF5 label file ({exc}).") from exc
     if not isinstance(obj, pd.DataFrame):
         raise LabelError(
             f"{path}: key {key!r} holds a {type(obj).__name__}, not a label DataFrame."
         )
     return obj
-
-
-def _pick_h5_key(keys: list[str]) -> str:
-    if len(keys) == 1:
-        return keys[0]
-    for preferred in _PREFERRED_H5_KEYS:
-        if preferred in keys:
-            return preferred
-    return keys[0]
 
 
 def _read_csv(path: Path) -> pd.DataFrame:

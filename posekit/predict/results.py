@@ -32,7 +32,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from posekit.errors import AnalysisFileError, UnsafeFileError
 from posekit.io.dataframes import object_multiindex
+from posekit.io.hdf5 import read_pandas_hdf
 from posekit.utils.atomic import atomic_path, atomic_write_text
 
 __all__ = [
@@ -169,6 +171,16 @@ def read_poses(path: str | os.PathLike) -> pd.DataFrame:
     file holds several). A ``.csv`` with three header rows gets frame-number
     rows (an analysis file) or, when it has three index columns, the
     ``labeled-data/<stem>/<image>`` rows of an evaluation file.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    posekit.errors.UnsafeFileError
+        If the ``.h5`` holds pickled objects that could run code (nothing is read).
+    posekit.errors.AnalysisFileError
+        If the ``.h5`` is truncated, corrupt or not a prediction table; the message
+        names the file and says how to re-create it.
     """
     path = Path(path)
     if not path.is_file():
@@ -181,12 +193,19 @@ def read_poses(path: str | os.PathLike) -> pd.DataFrame:
             first = fh.readline().split(",")
         index_cols = [0, 1, 2] if first and first[0] == "labeled-data" else 0
         return pd.read_csv(path, header=[0, 1, 2], index_col=index_cols)
-    with pd.HDFStore(path, mode="r") as store:
-        keys = store.keys()
-        if not keys:
-            raise ValueError(f"'{path}' holds no pandas object.")
-        key = "/" + H5_KEY if "/" + H5_KEY in keys else keys[0]
-        return store[key]
+    try:
+        _key, frame = read_pandas_hdf(path, ("/" + H5_KEY,))
+    except UnsafeFileError:
+        raise
+    except Exception as exc:  # h5py/PyTables raise many types for truncated or corrupt files
+        raise AnalysisFileError(
+            f"'{path}' cannot be read ({type(exc).__name__}: {exc}); it may be truncated or "
+            "corrupt, e.g. by an interrupted run. If it is an analysis file, re-create it with "
+            "posekit.analyze_videos(config, [video], overwrite=True)."
+        ) from exc
+    if not isinstance(frame, pd.DataFrame):
+        raise AnalysisFileError(f"'{path}' holds a {type(frame).__name__}, not a prediction table.")
+    return frame
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from posekit.errors import LabelError
+from posekit.errors import LabelError, UnsafeFileError
 from posekit.io.dataframes import object_multiindex
 from posekit.io.labels import ImageKey
 from posekit.predict.results import (
@@ -107,6 +107,8 @@ class MachineLabels:
             raise FileNotFoundError(f"Machine labels '{path}' do not exist.")
         try:
             frame = read_poses(path)
+        except UnsafeFileError:
+            raise
         except Exception as exc:  # PyTables raises many types for corrupt files
             raise LabelError(f"{path}: cannot read machine labels ({exc}).") from exc
         columns = frame.columns
