@@ -196,7 +196,7 @@ def test_truncated_analysis_file_names_file_and_fix(tmp_path):
 def test_garbage_label_file_is_a_label_error(tmp_path):
     path = tmp_path / "CollectedData_me.h5"
     path.write_bytes(b"not hdf5 at all")
-    with pytest.raises(LabelError, match="CollectedData_me.h5"):
+    with pytest.raises(LabelError, match=r"CollectedData_me\.h5"):
         read_label_dataframe(path)
 
 
