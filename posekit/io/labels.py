@@ -13,15 +13,22 @@ files) are the only places that read or write ``CollectedData_<scorer>.h5`` /
 The ``.h5`` file is what DeepLabCut reads; the ``.csv`` file is a human-readable mirror.
 :meth:`LabelTable.save` writes both atomically, and :meth:`LabelTable.read` warns when
 they disagree.
+
+A table read from (or saved to) a file remembers a :class:`LabelFingerprint` of the pair
+and the labels it held then. :meth:`LabelTable.save` refuses (:class:`LabelConflictError`)
+to replace a pair that another session or program rewrote since; :meth:`LabelTable.rebase`
+re-reads it and re-applies this table's own changes on top, so no one's labels are lost.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any, Literal
 
@@ -49,8 +56,11 @@ __all__ = [
     "COLUMN_NAMES",
     "H5_FORMAT",
     "H5_KEY",
+    "DiskChanges",
     "ImageKey",
+    "LabelConflictError",
     "LabelConsistencyWarning",
+    "LabelFingerprint",
     "LabelTable",
     "collected_data_paths",
     "read_label_dataframe",
@@ -64,6 +74,95 @@ _AGREE_ATOL = 1e-6
 
 class LabelConsistencyWarning(UserWarning):
     """The ``.h5`` and ``.csv`` copies of a label file disagree."""
+
+
+class LabelConflictError(LabelError):
+    """A label file changed on disk since a table read or wrote it; saving would drop that change."""
+
+
+# --------------------------------------------------------------------------------------
+# knowing whether the files changed under us
+# --------------------------------------------------------------------------------------
+
+
+def _digest(path: Path) -> str | None:
+    try:
+        data = path.read_bytes()  # label files are small (kB to a few MB): one read
+    except FileNotFoundError:
+        return None
+    return hashlib.blake2b(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class LabelFingerprint:
+    """The content of a ``CollectedData`` ``.h5`` / ``.csv`` pair at one moment.
+
+    Content hashes, not ``(mtime, size, inode)``: a rewritten fixed-format ``.h5`` of the
+    same images and bodyparts has the same size whatever the coordinates; inodes freed by
+    an atomic rename are reused at once (two alternating writers can meet the same one);
+    and mtime is coarse on the network filesystems of shared lab servers. Hashing both
+    files of DeepLabCut's 55-image Reaching example takes about 0.1 ms.
+
+    Attributes
+    ----------
+    h5, csv : str or None
+        BLAKE2b hex digest of each file; None where the file does not exist.
+    """
+
+    h5: str | None
+    csv: str | None
+
+    @classmethod
+    def of(cls, h5_path: str | os.PathLike, csv_path: str | os.PathLike) -> LabelFingerprint:
+        """Fingerprint the pair as it is on disk now (missing files included)."""
+        return cls(_digest(Path(h5_path)), _digest(Path(csv_path)))
+
+    @property
+    def exists(self) -> bool:
+        """Whether either file exists."""
+        return self.h5 is not None or self.csv is not None
+
+
+@dataclass
+class _Synced:
+    """What the label pair at ``h5`` / ``csv`` held when this table last read or wrote it."""
+
+    h5: Path
+    csv: Path
+    fingerprint: LabelFingerprint
+    file_bodyparts: list[str]  # the file's own columns (empty: no file)
+    table_bodyparts: list[str]  # this table's bodyparts when ``rows`` was taken
+    rows: dict[ImageKey, np.ndarray] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class DiskChanges:
+    """What another writer changed in a label file, as found by :meth:`LabelTable.rebase`.
+
+    Attributes
+    ----------
+    points : frozenset of (ImageKey, str)
+        ``(image, bodypart)`` labels that differ from what this table last read or wrote
+        (images added or removed on disk included).
+    images_added, images_removed : int
+        Image rows that appeared or disappeared on disk.
+    """
+
+    points: frozenset[tuple[ImageKey, str]]
+    images_added: int
+    images_removed: int
+
+    def __bool__(self) -> bool:
+        return bool(self.points or self.images_added or self.images_removed)
+
+    def __str__(self) -> str:
+        images = len({key for key, _ in self.points})
+        parts = [f"{len(self.points)} label(s) in {images} image(s) changed"]
+        if self.images_added:
+            parts.append(f"{self.images_added} image(s) added")
+        if self.images_removed:
+            parts.append(f"{self.images_removed} image(s) removed")
+        return ", ".join(parts)
 
 
 # --------------------------------------------------------------------------------------
@@ -106,6 +205,17 @@ def _as_image_key(image: ImageLike) -> ImageKey:
             "'labeled-data/<video>/img042.png'."
         )
     return (str(parts[0]), str(parts[1]), str(parts[2]))
+
+
+def _same_points(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per bodypart of two ``(J, 2)`` (or one ``(2,)``) arrays: equal, NaN matching NaN."""
+    return np.isclose(a, b, rtol=0.0, atol=_AGREE_ATOL, equal_nan=True).all(axis=-1)
+
+
+def _padded(row: np.ndarray, n_bodyparts: int) -> np.ndarray:
+    """``row`` with NaN rows appended for bodyparts added since it was taken."""
+    missing = n_bodyparts - len(row)
+    return np.concatenate([row, np.full((missing, 2), np.nan)]) if missing else row
 
 
 def _as_xy(xy: Any) -> tuple[float, float]:
@@ -160,6 +270,7 @@ class LabelTable:
         self._bodyparts = _check_bodyparts(bodyparts)
         self._column = {name: j for j, name in enumerate(self._bodyparts)}
         self._rows: dict[ImageKey, np.ndarray] = {}
+        self._synced: _Synced | None = None  # no file read or written yet
         if data is not None:
             self._load_frame(_normalise_frame(data, "data"), "data")
 
@@ -184,6 +295,8 @@ class LabelTable:
         path: str | os.PathLike,
         bodyparts: Sequence[str] | None = None,
         scorer: str | None = None,
+        *,
+        missing_ok: bool = False,
     ) -> LabelTable:
         """Read the labels of one labeled-data folder.
 
@@ -199,15 +312,23 @@ class LabelTable:
             can be added to an existing dataset without losing labels. ``None``: file order.
         scorer
             Config scorer. ``None``: take the file's.
+        missing_ok
+            With no label file yet, return an empty table (``bodyparts`` and ``scorer``
+            are then required) instead of raising; it still remembers that there was no
+            file, so a later :meth:`save` does not replace one that another session
+            created meanwhile.
 
         Returns
         -------
         LabelTable
+            It remembers the file's :class:`LabelFingerprint`: :meth:`save` to the same
+            file refuses if another writer changed it since (see :meth:`rebase`).
 
         Raises
         ------
         FileNotFoundError
-            If the file, or any ``CollectedData_*`` file in the folder, is missing.
+            If the file, or any ``CollectedData_*`` file in the folder, is missing
+            (unless ``missing_ok``).
         LabelError
             For malformed files; bodyparts in the file that are not in ``bodyparts``;
             a file scorer different from ``scorer`` (DLC silently skips such files).
@@ -221,7 +342,23 @@ class LabelTable:
             ``.csv`` was named explicitly (e.g. hand-edited), the ``.csv`` wins. Either
             way :meth:`save` rewrites both from the returned table.
         """
-        primary, companion = _resolve_label_files(Path(path), scorer)
+        try:
+            primary, companion = _resolve_label_files(Path(path), scorer)
+        except FileNotFoundError:
+            if not missing_ok:
+                raise
+            if scorer is None or bodyparts is None:
+                raise LabelError(
+                    "LabelTable.read(missing_ok=True) needs scorer= and bodyparts= to make an "
+                    f"empty table: there is no label file at {path}."
+                ) from None
+            table = cls(scorer, bodyparts)
+            table._remember(*cls._pair_paths(Path(path), scorer), [])
+            return table
+        h5_path, csv_path = cls._pair_paths(primary, "")  # a file: no scorer needed
+        # Fingerprint before reading: a write in between then shows as a change later
+        # (a harmless extra rebase) instead of being taken for what was read.
+        fingerprint = LabelFingerprint.of(h5_path, csv_path)
         frame = read_label_dataframe(primary)
         file_scorers = list(dict.fromkeys(frame.columns.get_level_values("scorer")))
         if len(file_scorers) > 1:
@@ -241,6 +378,8 @@ class LabelTable:
             problem = table._disagreement(companion)
             if problem is not None:
                 table._warn_disagreement(primary, companion, problem)
+        file_parts = list(dict.fromkeys(frame.columns.get_level_values("bodyparts")))
+        table._remember(h5_path, csv_path, file_parts, fingerprint)
         return table
 
     def _disagreement(self, other_path: Path) -> str | None:
@@ -470,6 +609,7 @@ class LabelTable:
         folder_or_h5_path: str | os.PathLike,
         *,
         row_index: Literal["tuple", "string"] = "tuple",
+        overwrite: bool = False,
     ) -> tuple[Path, Path]:
         """Write ``CollectedData_<scorer>.h5`` and ``.csv``, each atomically.
 
@@ -480,11 +620,21 @@ class LabelTable:
             ``.h5`` path (the ``.csv`` goes beside it with the same stem).
         row_index
             ``"tuple"`` (default, DLC >= 2.2.0.4) or ``"string"`` (older DLC).
+        overwrite
+            Replace the files even if another writer changed them since this table read
+            or saved them.
 
         Returns
         -------
         tuple of pathlib.Path
             ``(h5_path, csv_path)``.
+
+        Raises
+        ------
+        LabelConflictError
+            If this table read or saved these files and they changed on disk since
+            (another session or program saved labels there): nothing is written. Call
+            :meth:`rebase` to take those labels in, then save again.
 
         Notes
         -----
@@ -495,17 +645,184 @@ class LabelTable:
         the previous pair, or (between the renames) a new h5 beside a stale csv, which
         :meth:`read` detects (warning) and the next ``save`` repairs.
         """
-        target = Path(folder_or_h5_path)
+        h5_path, csv_path = self._pair_paths(Path(folder_or_h5_path), self._scorer)
+        synced = self._synced
+        if (
+            not overwrite
+            and synced is not None
+            and (synced.h5, synced.csv) == (h5_path, csv_path)
+            and LabelFingerprint.of(h5_path, csv_path) != synced.fingerprint
+        ):
+            raise LabelConflictError(
+                f"{h5_path} changed on disk since this table last read or saved it (another "
+                "labeling session or program wrote it); saving would drop those labels. Call "
+                "table.rebase() to re-read the file and re-apply this table's changes, then "
+                "save again; or save(..., overwrite=True) to replace it anyway."
+            )
+        frame = self.to_dataframe(row_index)
+        _write_label_files(frame, h5_path, csv_path)
+        # Hashed after the write (the pair writer keeps its temp files to itself): a writer
+        # that renames in between would be taken for ours. The window is a few
+        # milliseconds; serialising writers across processes would need a lock file.
+        self._remember(h5_path, csv_path, self.bodyparts)
+        return h5_path, csv_path
+
+    @property
+    def fingerprint(self) -> LabelFingerprint | None:
+        """The fingerprint of the label files when this table last read or saved them.
+
+        None for a table that never read or saved a file (its :meth:`save` overwrites).
+        """
+        return None if self._synced is None else self._synced.fingerprint
+
+    def changed_on_disk(self) -> bool:
+        """Whether the label files this table last read or saved were changed since.
+
+        False for a table that never read or saved a file.
+        """
+        synced = self._synced
+        return synced is not None and LabelFingerprint.of(synced.h5, synced.csv) != synced.fingerprint
+
+    def rebase(self) -> DiskChanges:
+        """Re-read the label file and re-apply this table's own changes on top of it.
+
+        This table's changes are what differs from the labels it last read or saved:
+        points set or removed, images added or removed. Every other label comes from
+        the file as it is now, so what another session or program saved is kept. The
+        result is not saved; call :meth:`save`.
+
+        Returns
+        -------
+        DiskChanges
+            What the other writer changed (empty when the file is unchanged).
+
+        Raises
+        ------
+        LabelError
+            If this table never read or saved a file (nothing to rebase onto).
+        LabelConflictError
+            Nothing is changed when re-applying is not safe: the file now has bodyparts
+            this table does not know (config.yaml changed: re-read with the new
+            bodyparts), it lost bodyparts it had, or this table and the file changed the
+            same label, or an image one side removed and the other edited.
+        """
+        synced = self._synced
+        if synced is None:
+            raise LabelError(
+                "this label table was not read from or saved to a file; there is nothing to "
+                "rebase onto. Read it with LabelTable.read(folder, ...) first."
+            )
+        fingerprint = LabelFingerprint.of(synced.h5, synced.csv)
+        disk = LabelTable(self._scorer, self._bodyparts)
+        file_parts: list[str] = []
+        if fingerprint.exists:
+            primary = synced.h5 if fingerprint.h5 is not None else synced.csv
+            frame = read_label_dataframe(primary)
+            file_parts = list(dict.fromkeys(frame.columns.get_level_values("bodyparts")))
+            added = [b for b in file_parts if b not in self._column]
+            removed = [b for b in synced.file_bodyparts if b not in file_parts]
+            if added or removed:
+                change = (
+                    f"now has bodyparts {added} that this table does not know (was config.yaml "
+                    "edited? re-read the file with the new config bodyparts)"
+                    if added
+                    else f"lost the bodyparts {removed} it had"
+                )
+                raise LabelConflictError(
+                    f"{primary} was rewritten by another session or program and {change}; "
+                    "this table's changes were not re-applied, nothing was saved."
+                )
+            disk._load_frame(frame, primary)
+        base = {key: _padded(row, len(self._bodyparts)) for key, row in synced.rows.items()}
+        changes = self._disk_changes(base, disk._rows)
+        merged = {key: row.copy() for key, row in disk._rows.items()}
+        conflicts = self._reapply(base, merged)
+        if conflicts:
+            shown = "; ".join(conflicts[:5]) + (f"; and {len(conflicts) - 5} more" if len(conflicts) > 5 else "")
+            raise LabelConflictError(
+                f"{synced.h5} was changed by another session or program at the labels this "
+                f"table changed too ({shown}); nothing was re-applied or saved. Re-read the "
+                "file and redo the change, or save(..., overwrite=True) to keep this table's."
+            )
+        self._rows = merged
+        self._synced = _Synced(
+            synced.h5, synced.csv, fingerprint, file_parts, self.bodyparts, disk._rows
+        )
+        return changes
+
+    def _disk_changes(
+        self, base: dict[ImageKey, np.ndarray], disk: dict[ImageKey, np.ndarray]
+    ) -> DiskChanges:
+        """What differs between the labels last read or saved (``base``) and ``disk``."""
+        nan_row = np.full((len(self._bodyparts), 2), np.nan)
+        points = set()
+        for key in base.keys() | disk.keys():
+            differs = ~_same_points(base.get(key, nan_row), disk.get(key, nan_row))
+            points.update((key, self._bodyparts[j]) for j in np.flatnonzero(differs))
+        return DiskChanges(
+            frozenset(points), len(disk.keys() - base.keys()), len(base.keys() - disk.keys())
+        )
+
+    def _reapply(
+        self, base: dict[ImageKey, np.ndarray], merged: dict[ImageKey, np.ndarray]
+    ) -> list[str]:
+        """Apply this table's changes since ``base`` to ``merged`` (the disk); return conflicts."""
+        conflicts = []
+        for key in base.keys() - self._rows.keys():  # images removed here
+            theirs = merged.get(key)
+            if theirs is None:
+                continue
+            if _same_points(theirs, base[key]).all():
+                del merged[key]
+            else:
+                conflicts.append(f"{'/'.join(key)} removed here but relabelled there")
+        nan_row = np.full((len(self._bodyparts), 2), np.nan)
+        for key, mine in self._rows.items():
+            old = base.get(key)
+            if old is not None and _same_points(mine, old).all():
+                continue  # untouched here: the disk's row (or its absence) stands
+            theirs = merged.get(key)
+            if theirs is None:
+                if old is not None:
+                    conflicts.append(f"{'/'.join(key)} edited here but removed there")
+                else:
+                    merged[key] = mine.copy()
+                continue
+            old = nan_row if old is None else old
+            for j in np.flatnonzero(~_same_points(mine, old)):
+                if _same_points(theirs[j], old[j]).all() or _same_points(theirs[j], mine[j]).all():
+                    theirs[j] = mine[j]
+                else:
+                    conflicts.append(f"{self._bodyparts[j]} of {'/'.join(key)}")
+        return conflicts
+
+    @staticmethod
+    def _pair_paths(target: Path, scorer: str) -> tuple[Path, Path]:
+        """``(h5, csv)`` of a folder (files named after ``scorer``), an ``.h5`` or a ``.csv``."""
         suffix = target.suffix.lower()
         if not target.is_dir() and suffix in _H5_SUFFIXES:
             h5_path, csv_path = target, target.with_suffix(".csv")
-        elif not target.is_dir() and suffix == ".csv":
-            h5_path, csv_path = target.with_suffix(".h5"), target
+        elif suffix == ".csv" or target.is_file():
+            h5_path, csv_path = target.with_suffix(".h5"), target.with_suffix(".csv")
         else:
-            h5_path, csv_path = collected_data_paths(target, self._scorer)
-        frame = self.to_dataframe(row_index)
-        _write_label_files(frame, h5_path, csv_path)
-        return h5_path, csv_path
+            h5_path, csv_path = collected_data_paths(target, scorer)
+        # resolved, so a table read through one spelling of a path is checked through another
+        return h5_path.resolve(), csv_path.resolve()
+
+    def _remember(
+        self,
+        h5_path: Path,
+        csv_path: Path,
+        file_bodyparts: list[str],
+        fingerprint: LabelFingerprint | None = None,
+    ) -> None:
+        """Record what the pair holds now (this table's rows; ``fingerprint`` or a fresh one)."""
+        if fingerprint is None:
+            fingerprint = LabelFingerprint.of(h5_path, csv_path)
+        rows = {key: row.copy() for key, row in self._rows.items()}
+        self._synced = _Synced(
+            h5_path, csv_path, fingerprint, list(file_bodyparts), self.bodyparts, rows
+        )
 
     def missing_images(self, project_path: str | os.PathLike) -> list[ImageKey]:
         """Return the sorted rows whose image file is not under ``project_path``.
