@@ -8,22 +8,51 @@ labels are merged by the next ``create_training_dataset``, which writes
 ``training-datasets/iteration-<N+1>/``. posekit also refuses while machine
 labels of the current iteration are unrefined (frames ``extract_outlier_frames``
 added that have no CollectedData row would silently miss the training set),
-unless ``allow_unrefined=True``, and reports what the next training set will
-hold.
+unless ``allow_unrefined=True``, refuses when no label was added or changed
+since its last merge (unless ``forceiterate`` is given), and reports what the
+next training set will hold. A refusal is also issued as a
+:class:`MergeRefusedWarning`, so it shows even when the call is not the last
+line of a notebook cell.
 """
 
 from __future__ import annotations
 
+import datetime
+import hashlib
 import html
+import json
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from posekit.io.labels import LabelTable
 from posekit.project.project import Project
 from posekit.refine.machinelabels import MachineLabels, machinelabels_path
+from posekit.utils.atomic import atomic_write_text
 
-__all__ = ["FolderStatus", "MergeReport", "merge_datasets", "previous_iteration_snapshot"]
+__all__ = [
+    "FolderStatus",
+    "MergeRefusedWarning",
+    "MergeReport",
+    "merge_datasets",
+    "previous_iteration_snapshot",
+]
+
+#: Hidden (DeepLabCut skips dot-names in labeled-data/) record of the last merge:
+#: the iteration it set and a digest of the labels it saw.
+LAST_MERGE_FILE = ".posekit-last-merge.json"
+
+
+class MergeRefusedWarning(UserWarning):
+    """``merge_datasets`` did not change ``iteration``; the message says why and what to do."""
+
+
+# Shown on every refusal, not once per call site: re-running the cell after a
+# fix that did not help must say so again. Appended, so a user's own filter wins.
+warnings.filterwarnings("always", category=MergeRefusedWarning, append=True)
 
 
 @dataclass
@@ -41,6 +70,9 @@ class FolderStatus:
     has_collected_data : bool
     unrefined : list of str
         Machine-labelled images of the current iteration with no CollectedData row.
+    digest : str
+        sha256 of the folder's labels (images and coordinates); empty without
+        CollectedData. Tells whether anything changed since the last merge.
     """
 
     stem: str
@@ -48,6 +80,7 @@ class FolderStatus:
     labeled_images: int = 0
     has_collected_data: bool = False
     unrefined: list[str] = field(default_factory=list)
+    digest: str = ""
 
     @property
     def empty(self) -> bool:
@@ -116,6 +149,41 @@ class MergeReport:
         return f"<pre>{html.escape(self.summary())}</pre>"
 
 
+def _labels_digest(table: LabelTable) -> str:
+    images, coords = table.to_array()
+    digest = hashlib.sha256(json.dumps([list(k) for k in images]).encode())
+    digest.update(json.dumps(table.bodyparts).encode())
+    # Rounded: a save/read round trip must not count as a change.
+    digest.update(np.round(np.asarray(coords, dtype=np.float64), 4).tobytes())
+    return digest.hexdigest()
+
+
+def _labels_fingerprint(folders: list[FolderStatus]) -> dict[str, str]:
+    return {f.stem: f.digest for f in folders if f.digest}
+
+
+def _last_merge(project: Project) -> dict | None:
+    """The record of the last merge, if it set the current iteration (else it is stale)."""
+    path = project.labeled_data_dir / LAST_MERGE_FILE
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # none yet, or unreadable: merge as DeepLabCut does
+        return None
+    if not isinstance(record, dict) or record.get("iteration") != project.iteration:
+        return None
+    return record
+
+
+def _write_last_merge(project: Project, old: int, new: int, folders: list[FolderStatus]) -> None:
+    record = {
+        "iteration": new,
+        "from_iteration": old,
+        "merged_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "labels": _labels_fingerprint(folders),
+    }
+    atomic_write_text(project.labeled_data_dir / LAST_MERGE_FILE, json.dumps(record, indent=2) + "\n")
+
+
 def _folder_status(project: Project, stem: str) -> FolderStatus:
     status = FolderStatus(stem=stem, images=len(project.frame_images(stem)))
     h5, csv = project.collected_data_path(stem), project.collected_data_path(stem, ".csv")
@@ -126,6 +194,7 @@ def _folder_status(project: Project, stem: str) -> FolderStatus:
             project.labeled_folder(stem), bodyparts=project.bodyparts, scorer=project.scorer
         )
         rows = set(table.images)
+        status.digest = _labels_digest(table)
         missing = set(table.missing_images(project.root))
         status.labeled_images = sum(
             1
@@ -154,7 +223,8 @@ def merge_datasets(
         Path of the project's ``config.yaml`` (or an open Project).
     forceiterate
         Set ``iteration`` to this value instead of incrementing it (DeepLabCut:
-        0 and None mean "increment").
+        0 and None mean "increment"). Also merges when nothing changed since the
+        last merge.
     allow_unrefined
         Merge even if machine-labelled frames have not been refined (they are
         left out of the training set).
@@ -164,6 +234,12 @@ def merge_datasets(
     MergeReport
         Whether it merged, the new iteration and, per folder, the images the
         next ``create_training_dataset`` includes (printed too outside a notebook).
+
+    Warns
+    -----
+    MergeRefusedWarning
+        When it does not merge, with the report (so the reason shows even if
+        the call is not the last line of a notebook cell).
     """
     from posekit.utils.notebook import in_notebook
 
@@ -188,14 +264,24 @@ def merge_datasets(
             )
     if not any(not f.empty for f in folders):
         problems.append(f"No labeled data in '{project.labeled_data_dir}'.")
+    last = _last_merge(project)
+    if not problems and not forceiterate and last and last.get("labels") == _labels_fingerprint(folders):
+        problems.append(
+            f"Nothing new since the last merge (iteration {last.get('from_iteration')} -> {old}, "
+            f"{last.get('merged_at')}): no label was added or changed. Label or refine new frames "
+            "first (extract_outlier_frames, then refine_labels), or pass forceiterate=<N> to set "
+            "the iteration anyway."
+        )
     if problems:
         report = MergeReport(False, old, old, folders, problems)
-    else:
-        new = int(forceiterate) if forceiterate else old + 1
-        from posekit.project.config import edit_config
+        warnings.warn(report.summary(), MergeRefusedWarning, stacklevel=2)
+        return report
+    new = int(forceiterate) if forceiterate else old + 1
+    from posekit.project.config import edit_config
 
-        edit_config(project.config_path, {"iteration": new})
-        report = MergeReport(True, old, new, folders)
+    edit_config(project.config_path, {"iteration": new})
+    _write_last_merge(project, old, new, folders)
+    report = MergeReport(True, old, new, folders)
     if not in_notebook():
         print(report.summary())
     return report
