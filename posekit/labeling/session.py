@@ -5,6 +5,14 @@ widget only renders it and forwards clicks and keys. Every change is written
 to ``CollectedData_<scorer>.h5`` and ``.csv`` before the call returns (a save
 takes about 20 ms for DeepLabCut's 55-image Reaching example), so a dead
 kernel loses nothing that was acknowledged.
+
+Two sessions (two widgets, a refinement and a labeling widget, or a script) may
+edit one folder. A save never replaces labels another writer saved since this
+session last read or wrote CollectedData: the session re-reads the file and
+re-applies its own changes on top (event ``"merged"``), or, when that is not
+safe (both changed the same point, or the file has body parts this session does
+not know), refuses with :class:`~posekit.io.labels.LabelConflictError` and
+keeps the change unsaved until :meth:`LabelingSession.reload`.
 """
 
 from __future__ import annotations
@@ -20,13 +28,13 @@ import numpy as np
 
 from posekit.errors import LabelError
 from posekit.io.images import read_image
-from posekit.io.labels import ImageKey, LabelTable
+from posekit.io.labels import DiskChanges, ImageKey, LabelConflictError, LabelTable
 from posekit.project.project import Project, frame_index_from_name
 
 __all__ = ["EVENTS", "Change", "LabelingSession"]
 
 #: Events passed to :meth:`LabelingSession.on_change` callbacks.
-EVENTS = ("points", "image", "bodypart", "saved")
+EVENTS = ("points", "image", "bodypart", "saved", "merged", "reloaded")
 
 Point = tuple[float, float]
 
@@ -123,20 +131,20 @@ class LabelingSession:
         self._callbacks: list[Callable[[str], None]] = []
         self._dirty = False
         self.last_save_seconds: float | None = None
+        self.last_merge: DiskChanges | None = None
         self._has_row = set(self.table.images)  # images with a CollectedData row
         self._index = 0
         self._part = self._first_unlabelled(0)
 
     # -- loading ------------------------------------------------------------ #
     def _read_table(self) -> LabelTable:
-        h5, csv = (
-            self.project.collected_data_path(self.stem),
-            self.project.collected_data_path(self.stem, ".csv"),
-        )
-        if not (h5.exists() or csv.exists()):
-            return LabelTable.empty(self.project.scorer, self.project.bodyparts)
+        # missing_ok: with no file yet the table still remembers "no file", so a
+        # CollectedData another session creates meanwhile is merged, not replaced.
         return LabelTable.read(
-            self.folder, bodyparts=self.project.bodyparts, scorer=self.project.scorer
+            self.folder,
+            bodyparts=self.project.bodyparts,
+            scorer=self.project.scorer,
+            missing_ok=True,
         )
 
     def _image_keys(self) -> list[ImageKey]:
@@ -151,7 +159,10 @@ class LabelingSession:
 
         ``"points"``: a label of the current image changed; ``"image"``: another
         image is current; ``"bodypart"``: another body part is current;
-        ``"saved"``: the labels reached disk.
+        ``"saved"``: the labels reached disk; ``"merged"``: before saving, labels
+        another writer saved were read in (:attr:`last_merge` says which), so any
+        image may show new points; ``"reloaded"``: :meth:`reload` re-read
+        config.yaml and CollectedData (body parts and images may differ).
         """
         if remove:
             self._callbacks.remove(callback)
@@ -411,17 +422,75 @@ class LabelingSession:
     def save(self) -> tuple[Path, Path]:
         """Write ``CollectedData_<scorer>.h5`` and ``.csv`` now (each atomically).
 
+        If another session or program saved CollectedData since this session
+        last read or wrote it, its labels are read in first and this session's
+        changes re-applied on top (event ``"merged"``, :attr:`last_merge`).
+
         Returns
         -------
         tuple of pathlib.Path
             ``(h5_path, csv_path)``.
+
+        Raises
+        ------
+        posekit.io.labels.LabelConflictError
+            When this session's changes cannot be re-applied safely: the other
+            writer changed the same point, or CollectedData has body parts this
+            session does not know (config.yaml was edited). Nothing is written;
+            the changes stay unsaved until :meth:`reload` (which drops them).
         """
         start = time.perf_counter()
-        paths = self.table.save(self.folder)
+        try:
+            paths = self.table.save(self.folder)
+        except LabelConflictError:
+            paths = self._merge_and_save()
         self.last_save_seconds = time.perf_counter() - start
         self._dirty = False
         self._notify("saved")
         return paths
+
+    def _merge_and_save(self) -> tuple[Path, Path]:
+        try:
+            changes = self.table.rebase()
+        except LabelConflictError as err:
+            raise LabelConflictError(
+                f"{err} This session's last change is NOT saved. Reload (session.reload(), or "
+                "the Reload button) to show the labels and body parts on disk, then redo it."
+            ) from None
+        paths = self.table.save(self.folder)
+        self._has_row = set(self.table.images)
+        # An undo must not put back a point over a value another writer saved.
+        touched = {(self.images.index(key), part) for key, part in changes.points if key in self.images}
+        self._undo = [c for c in self._undo if (c.image, c.bodypart) not in touched]
+        self.last_merge = changes
+        self._notify("merged")
+        return paths
+
+    def reload(self) -> None:
+        """Re-read config.yaml and CollectedData; unsaved changes and the undo history are dropped.
+
+        The way out of a refused save (:class:`~posekit.io.labels.LabelConflictError`):
+        the session then shows what is on disk, with the body parts config.yaml
+        lists now. The current image stays current when it still exists.
+        """
+        name = self.image_name if self.images else None
+        self.project.reload()
+        self.table = self._read_table()
+        self._reset_state()
+        names = [key[2] for key in self.images]
+        self._index = names.index(name) if name in names else min(self._index, max(len(names) - 1, 0))
+        if self.images:
+            self._part = self._first_unlabelled(self._index)
+        self._notify("reloaded")
+
+    def _reset_state(self) -> None:
+        """Forget everything derived from the table read before (after :meth:`reload`)."""
+        self.images = self._image_keys()
+        self._has_row = set(self.table.images)
+        self._sizes.clear()
+        self._undo.clear()
+        self._dirty = False
+        self.last_merge = None
 
     def close(self) -> None:
         """Save pending changes (only needed with ``autosave=False``)."""

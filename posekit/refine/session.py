@@ -13,7 +13,8 @@ The first edit of an unrefined frame (drag, delete = occluded, place) or
 :meth:`RefinementSession.accept` *promotes* it: its current points are written
 to CollectedData (parked points that were not moved as NaN), through
 :class:`~posekit.io.labels.LabelTable`, atomically, after every change. Other
-frames' labels are untouched. Which frames are refined is therefore read from
+frames' labels are untouched (also those another session saved meanwhile: see
+:class:`~posekit.labeling.session.LabelingSession`). Which frames are refined is therefore read from
 CollectedData itself (DeepLabCut's rule: its refinement GUI merges edited
 frames in front of CollectedData, keeping them over older rows); a refinement
 can stop at any time and go on another day. The machinelabels file is kept
@@ -29,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from posekit.io.labels import ImageKey
+from posekit.io.labels import ImageKey, LabelConflictError
 from posekit.labeling.session import LabelingSession, Point, _frame_sort_key
 from posekit.project.project import Project
 from posekit.refine.machinelabels import (
@@ -114,6 +115,11 @@ class RefinementSession(LabelingSession):
         if unrefined:
             self._index = unrefined[0]
             self._part = self._first_unlabelled(self._index)
+
+    def _reset_state(self) -> None:
+        self.machine = MachineLabels.read(self.machinelabels_path)
+        self._parked.clear()
+        super()._reset_state()
 
     # -- what is shown ---------------------------------------------------------- #
     def _image_keys(self) -> list[ImageKey]:
@@ -274,8 +280,16 @@ class RefinementSession(LabelingSession):
         key = self.images[i]
         path = self.image_path(i)
         if key in self.table.images:
+            row = self.table.points(key)
             self.table.remove_image(key)
-            self.save()
+            try:
+                self.save()
+            except LabelConflictError:
+                # Refused (another writer changed this frame): keep it, as on disk.
+                self.table.add_image(key)
+                for j in np.flatnonzero(np.isfinite(row).all(axis=1)):
+                    self.table.set_point(key, self.bodyparts[j], tuple(row[j]))
+                raise
         self.machine.drop([key])
         self.machine.save(
             self.machinelabels_path, machinelabels_csv_path(self.project, self.stem)

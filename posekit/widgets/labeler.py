@@ -3,7 +3,10 @@
 Click places the current body part and selects the next; dragging a dot moves
 it; Delete/Backspace, the "Remove point" button or remove mode unlabel (the
 browser does not forward right-clicks to ipycanvas). Every change goes
-through the session, which saves it to CollectedData at once.
+through the session, which saves it to CollectedData at once. When another
+widget or program saved CollectedData meanwhile, the status line says its labels
+were merged; when a change cannot be merged safely it is refused, and a Reload
+button shows what is on disk.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 import ipywidgets as widgets
 import numpy as np
 
+from posekit.io.labels import LabelConflictError
 from posekit.labeling.session import LabelingSession
 from posekit.project.project import Project
 from posekit.viz.check_labels import skeleton_indices
@@ -95,6 +99,7 @@ class LabelingWidget(widgets.VBox):
         self.skeleton_color = cfg.get("skeleton_color") or "black"
         self.alpha = float(cfg.get("alphavalue", 0.7))
         self.last_frame_seconds: float | None = None
+        self._notice = ""  # not an error: e.g. labels merged from disk
         self._drag: _Drag | None = None
         self._hover: str | None = None
         self._message = ""
@@ -123,6 +128,13 @@ class LabelingWidget(widgets.VBox):
         self.save_button = _button(
             "Save", "Write CollectedData now (changes are saved anyway)", "posekit-save"
         )
+        self.reload_button = _button(
+            "Reload",
+            "Show the labels and body parts on disk; your unsaved change is dropped",
+            "posekit-reload",
+        )
+        self.reload_button.button_style = "warning"
+        self.reload_button.layout.display = "none"  # shown when a save is refused
         self.remove_mode = widgets.ToggleButton(
             description="Remove mode",
             tooltip="While on, clicking a dot unlabels it (r)",
@@ -134,8 +146,10 @@ class LabelingWidget(widgets.VBox):
         self.remove_button.on_click(self._guarded(lambda _: self._remove_current()))
         self.undo_button.on_click(self._guarded(lambda _: self._undo()))
         self.save_button.on_click(self._guarded(lambda _: self._save()))
+        self.reload_button.on_click(self._guarded(lambda _: self.session.reload()))
 
         self.part_buttons = [self._part_button(j) for j in range(len(parts))]
+        self.parts_box = widgets.VBox(self.part_buttons)
         self.frame_list = widgets.Select(
             options=[self._frame_label(i) for i in range(len(session.images))],
             value=session.index,
@@ -166,6 +180,7 @@ class LabelingWidget(widgets.VBox):
                 self.remove_button,
                 self.undo_button,
                 self.save_button,
+                self.reload_button,
             ],
             layout=widgets.Layout(flex_flow="row wrap", width=f"{canvas_size[0]}px"),
         )
@@ -173,7 +188,7 @@ class LabelingWidget(widgets.VBox):
         self.side = side = widgets.VBox(
             [
                 widgets.HTML("<b>Body parts</b>"),
-                widgets.VBox(self.part_buttons),
+                self.parts_box,
                 self.frames_heading,
                 self.frame_list,
                 self.dot_size,
@@ -242,10 +257,24 @@ class LabelingWidget(widgets.VBox):
         self.last_frame_seconds = time.perf_counter() - start
 
     def _session_changed(self, event: str) -> None:
+        if event == "reloaded":
+            self._rebuild()
+            self.reload_button.layout.display = "none"
+            self._notice = "Reloaded CollectedData and config.yaml from disk."
+            self._show_image()
+            return
         if event == "image":
             self._show_image()
             return
-        if event == "points":
+        if event == "merged":
+            self._notice = (
+                "CollectedData was changed by another session or program: merged its labels "
+                f"({self.session.last_merge}) with yours before saving."
+            )
+            self._sync_frame_list(every=True)
+            self._refresh_parts()
+            self.canvas.redraw(POINTS, TOP)
+        elif event == "points":
             self._sync_frame_list()
             self._refresh_parts()
             self.canvas.redraw(POINTS, TOP)
@@ -285,6 +314,8 @@ class LabelingWidget(widgets.VBox):
             f"({j + 1}/{len(s.bodyparts)}) · "
             f"{labelled}/{total} labelled · {saved}"
         )
+        if self._notice:
+            text += f"<br><span style='color:#a60'>{html.escape(self._notice)}</span>"
         if self._message:
             text += f"<br><span style='color:#c00'>{html.escape(self._message)}</span>"
         self.status.value = text
@@ -293,10 +324,14 @@ class LabelingWidget(widgets.VBox):
         n, total = self.session.completeness(index)
         return f"{self.session.images[index][2]} {n}/{total}", index
 
-    def _sync_frame_list(self) -> None:
-        # Every edit touches the current image, so only its label can change.
+    def _sync_frame_list(self, every: bool = False) -> None:
+        # An edit touches the current image, so only its label can change; after
+        # labels were merged or reloaded from disk (``every``) any can.
         options = list(self.frame_list.options)
-        options[self.session.index] = self._frame_label(self.session.index)
+        if every or len(options) != len(self.session.images):
+            options = [self._frame_label(i) for i in range(len(self.session.images))]
+        else:
+            options[self.session.index] = self._frame_label(self.session.index)
         # Reassigning options resets the selection in ipywidgets 8; the guard
         # keeps that (and restoring it) from navigating the session.
         self._syncing_frame_list = True
@@ -316,11 +351,13 @@ class LabelingWidget(widgets.VBox):
 
         def run(*args: Any) -> None:
             if clear:
-                self._message = ""
+                self._message = self._notice = ""
             try:
                 action(*args)
             except (ValueError, OSError, IndexError) as err:
                 self._message = str(err)
+                if isinstance(err, LabelConflictError):
+                    self.reload_button.layout.display = ""
             self._refresh_status()
 
         return run
@@ -409,6 +446,15 @@ class LabelingWidget(widgets.VBox):
             return False
         self._guarded(action)()
         return True
+
+    def _rebuild(self) -> None:
+        """Colours, body-part buttons and frame list anew: the session re-read config and labels."""
+        s = self.session
+        self._part_rgb = bodypart_colors(s.project.cfg["colormap"], len(s.bodyparts))
+        self.colors = [css_color(c) for c in self._part_rgb]
+        self.skeleton = skeleton_indices(s.project)
+        self.part_buttons = [self._part_button(j) for j in range(len(s.bodyparts))]
+        self.parts_box.children = self.part_buttons
 
     def _part_button(self, j: int) -> widgets.Button:
         r, g, b = (float(c) for c in self._part_rgb[j])

@@ -130,19 +130,17 @@ class RefinementWidget(LabelingWidget):
         mark = "✓" if self.session.is_refined(index) else "·"
         return f"{mark} {name}", index
 
-    def _sync_frame_list(self) -> None:
-        # A frame accepted or edited changes only its own label (base class), an
-        # image removed changes the length: rebuild then.
-        if len(self.frame_list.options) != len(self.session.images):
-            self._syncing_frame_list = True
-            try:
-                self.frame_list.options = [
-                    self._frame_label(i) for i in range(len(self.session.images))
-                ]
-            finally:
-                self._syncing_frame_list = False
+    def _sync_frame_list(self, every: bool = False) -> None:
+        # The base class rebuilds the list when an image was removed; with none
+        # left there is no current image to select.
         if self.session.images:
-            super()._sync_frame_list()
+            super()._sync_frame_list(every)
+            return
+        self._syncing_frame_list = True
+        try:
+            self.frame_list.options = []
+        finally:
+            self._syncing_frame_list = False
 
     def _show_image(self) -> None:
         if self.session.images:
