@@ -14,6 +14,7 @@ import pytest
 from posekit.errors import LabelError
 from posekit.io import label_files as label_files_mod
 from posekit.io.labels import (
+    LabelConflictError,
     LabelConsistencyWarning,
     LabelTable,
     collected_data_paths,
@@ -552,3 +553,126 @@ def test_missing_file_and_empty_folder(tmp_path):
         LabelTable.read(missing)
     with pytest.raises(FileNotFoundError, match=str(tmp_path.name)):
         LabelTable.read(tmp_path)
+
+
+# ----------------------------------------------------------------------------- two writers
+# Two tables of one folder, as two notebook views or a view and a script hold them.
+
+
+def _two_readers(tmp_path):
+    LabelTable("Alice", ["nose", "tail"], data=make_frame(VALUES, IMAGES)).save(tmp_path)
+    return LabelTable.read(tmp_path, scorer="Alice"), LabelTable.read(tmp_path, scorer="Alice")
+
+
+def _on_disk(tmp_path) -> LabelTable:
+    return LabelTable.read(tmp_path, scorer="Alice")
+
+
+def test_save_refuses_a_file_changed_since_read_and_rebase_keeps_both(tmp_path):
+    first, second = _two_readers(tmp_path)
+    assert not first.changed_on_disk() and first.fingerprint is not None
+    second.set_point(K1, "tail", (7.0, 8.0))
+    second.save(tmp_path)
+    assert first.changed_on_disk()
+    first.set_point(K2, "nose", (11.0, 22.0))
+    with pytest.raises(LabelConflictError, match=r"CollectedData_Alice\.h5 changed on disk.*rebase"):
+        first.save(tmp_path)
+    assert _on_disk(tmp_path).get_point(K1, "tail") == (7.0, 8.0)  # nothing written
+    changes = first.rebase()
+    assert changes.points == {(K1, "tail")} and "1 label(s) in 1 image(s)" in str(changes)
+    first.save(tmp_path)
+    disk = _on_disk(tmp_path)
+    assert disk.get_point(K1, "tail") == (7.0, 8.0) and disk.get_point(K2, "nose") == (11.0, 22.0)
+    assert disk.get_point(K1, "nose") == (1.5, 2.5)  # untouched by both
+    # its own save is what the table now remembers: saving again needs no rebase
+    first.remove_point(K2, "tail")
+    first.save(tmp_path)
+    assert _on_disk(tmp_path).get_point(K2, "tail") is None
+    assert not first.rebase()  # nothing changed on disk since
+
+
+def test_a_table_without_read_history_or_with_overwrite_replaces_as_before(tmp_path):
+    _, second = _two_readers(tmp_path)
+    fresh = LabelTable("Alice", ["nose", "tail"])  # built in code, never read
+    fresh.set_point(K1, "nose", (0.0, 0.0))
+    fresh.save(tmp_path)
+    assert len(_on_disk(tmp_path)) == 1
+    assert LabelTable("Alice", ["nose", "tail"]).fingerprint is None
+    with pytest.raises(LabelConflictError):
+        second.save(tmp_path)
+    second.save(tmp_path, overwrite=True)
+    assert len(_on_disk(tmp_path)) == 2
+    with pytest.raises(LabelError, match="nothing to rebase onto"):
+        LabelTable("Alice", ["nose"]).rebase()
+
+
+def test_read_missing_ok_remembers_that_there_was_no_file(tmp_path):
+    late = LabelTable.read(tmp_path, bodyparts=["nose", "tail"], scorer="Alice", missing_ok=True)
+    assert len(late) == 0 and late.fingerprint is not None and not late.fingerprint.exists
+    LabelTable("Alice", ["nose", "tail"], data=make_frame(VALUES, IMAGES)).save(tmp_path)
+    late.set_point(("labeled-data", "vid1", "img003.png"), "nose", (3.0, 4.0))
+    with pytest.raises(LabelConflictError):
+        late.save(tmp_path)
+    assert late.rebase().images_added == 2
+    late.save(tmp_path)
+    assert _on_disk(tmp_path).images == [K1, K2, ("labeled-data", "vid1", "img003.png")]
+    with pytest.raises(LabelError, match="needs scorer= and bodyparts="):
+        LabelTable.read(tmp_path / "empty", missing_ok=True)
+
+
+def test_rebase_refuses_the_same_point_changed_on_both_sides(tmp_path):
+    first, second = _two_readers(tmp_path)
+    second.set_point(K1, "nose", (100.0, 100.0))
+    second.save(tmp_path)
+    first.set_point(K1, "nose", (5.0, 5.0))
+    before = first.to_dataframe()
+    with pytest.raises(LabelConflictError, match=r"nose of labeled-data/vid1/img001\.png"):
+        first.rebase()
+    pd.testing.assert_frame_equal(first.to_dataframe(), before)  # left as it was
+    with pytest.raises(LabelConflictError):
+        first.save(tmp_path)
+    assert _on_disk(tmp_path).get_point(K1, "nose") == (100.0, 100.0)
+
+
+def test_rebase_same_value_on_both_sides_is_no_conflict(tmp_path):
+    first, second = _two_readers(tmp_path)
+    for table in (second, first):
+        table.set_point(K1, "tail", (9.0, 9.0))
+    second.save(tmp_path)
+    first.rebase()
+    first.save(tmp_path)
+    assert _on_disk(tmp_path).get_point(K1, "tail") == (9.0, 9.0)
+
+
+def test_rebase_refuses_bodyparts_it_does_not_know(tmp_path):
+    first, _ = _two_readers(tmp_path)
+    newer = LabelTable.read(tmp_path, bodyparts=["nose", "tail", "ear"], scorer="Alice")
+    newer.set_point(K1, "ear", (1.0, 1.0))
+    newer.save(tmp_path)
+    first.set_point(K2, "nose", (2.0, 2.0))
+    with pytest.raises(LabelConflictError, match=r"bodyparts \['ear'\] that this table does not know"):
+        first.rebase()
+    assert _on_disk(tmp_path).get_point(K1, "ear") == (1.0, 1.0)
+    # a file that lost a bodyparts column it had is refused too
+    older = LabelTable.read(tmp_path, scorer="Alice")
+    LabelTable("Alice", ["nose"], data=make_frame([[1.0, 2.0]], ["img001.png"], ["nose"])).save(tmp_path)
+    with pytest.raises(LabelConflictError, match=r"lost the bodyparts \['tail', 'ear'\]"):
+        older.rebase()
+
+
+def test_rebase_image_removed_on_one_side(tmp_path):
+    first, second = _two_readers(tmp_path)
+    second.remove_image(K2)
+    second.save(tmp_path)
+    first.set_point(K2, "nose", (6.0, 6.0))
+    with pytest.raises(LabelConflictError, match=r"img002\.png edited here but removed there"):
+        first.rebase()
+    # removed here, untouched there: the removal is re-applied
+    third = _on_disk(tmp_path)
+    third.remove_image(K1)
+    other = _on_disk(tmp_path)
+    other.set_point(("labeled-data", "vid1", "img009.png"), "nose", (1.0, 1.0))
+    other.save(tmp_path)
+    third.rebase()
+    third.save(tmp_path)
+    assert _on_disk(tmp_path).images == [("labeled-data", "vid1", "img009.png")]
