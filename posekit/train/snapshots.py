@@ -1,8 +1,11 @@
-"""Training snapshots: ``snapshot-<iteration>`` files, newest-N kept, atomic writes.
+"""Training snapshots: ``snapshot-<iteration>`` files, newest-N kept, whole or absent.
 
 A snapshot is the whole train state (parameters, batch statistics, optimizer
 state, step, RNG) serialised with Flax's msgpack serialiser (no pickle), plus a
-JSON file with what a reader needs to rebuild the network.
+JSON file with what a reader needs to rebuild the network. The same JSON text
+is also stored inside the msgpack (key :data:`METADATA_KEY`), and the ``.json``
+is renamed into place before the ``.msgpack``: a ``.msgpack`` therefore never
+exists without its metadata, whenever a save is killed.
 """
 
 from __future__ import annotations
@@ -13,9 +16,19 @@ import re
 from pathlib import Path
 from typing import Any
 
-from posekit.utils.atomic import atomic_path, atomic_write_text
+from posekit.utils.atomic import atomic_write_bytes, atomic_write_text
 
 _SNAPSHOT = re.compile(r"^snapshot-(\d+)\.msgpack$")
+_SNAPSHOT_JSON = re.compile(r"^snapshot-(\d+)\.json$")
+#: Temporary files of a snapshot save (``posekit.utils.atomic``'s naming).
+_SNAPSHOT_TEMP = re.compile(r"^\.snapshot-\d+\..*\.tmp$")
+
+#: Key of the metadata (JSON text) inside a snapshot's msgpack.
+METADATA_KEY = "posekit_metadata"
+
+
+class CorruptSnapshotError(ValueError):
+    """A snapshot file cannot be decoded (truncated or damaged)."""
 
 
 def snapshot_path(folder: str | os.PathLike, iteration: int) -> Path:
@@ -36,6 +49,28 @@ def list_snapshots(folder: str | os.PathLike) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
+def remove_unfinished_saves(folder: str | os.PathLike) -> list[Path]:
+    """Delete what a killed :func:`save_snapshot` left in ``folder``.
+
+    That is its temporary files, and a ``snapshot-<n>.json`` whose ``.msgpack``
+    was never renamed into place (the json goes first).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files removed.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    for p in folder.iterdir():
+        if _SNAPSHOT_TEMP.match(p.name) or (_SNAPSHOT_JSON.match(p.name) and not p.with_suffix(".msgpack").exists()):
+            p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed
+
+
 def save_snapshot(
     folder: str | os.PathLike,
     iteration: int,
@@ -54,16 +89,42 @@ def save_snapshot(
     state
         A pytree of arrays (Flax serialisable).
     metadata
-        JSON-serialisable facts written beside it (``.json``).
+        JSON-serialisable facts, written beside it (``.json``) and inside it.
     keep
         How many of the newest snapshots to keep (None: all).
+
+    Returns
+    -------
+    pathlib.Path
+        The ``.msgpack`` written.
+
+    Raises
+    ------
+    OSError
+        The snapshot could not be written (e.g. the disk is full); the message
+        names it. Older snapshots are left as they were.
     """
     from flax import serialization
 
     path = snapshot_path(folder, iteration)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(serialization.msgpack_serialize(serialization.to_state_dict(state)))
-    atomic_write_text(path.with_suffix(".json"), json.dumps({"iteration": int(iteration), **metadata}, indent=1))
+    meta_path = path.with_suffix(".json")
+    text = json.dumps({"iteration": int(iteration), **metadata}, indent=1)
+    data = serialization.msgpack_serialize({**serialization.to_state_dict(state), METADATA_KEY: text})
+    remove_unfinished_saves(folder)
+    try:
+        atomic_write_text(meta_path, text)  # first: the .msgpack, renamed last, is the commit
+        atomic_write_bytes(path, data)
+    except OSError as err:
+        if not path.exists():
+            meta_path.unlink(missing_ok=True)
+        kept = [p.name for _, p in list_snapshots(folder)]
+        raise OSError(
+            err.errno,
+            f"Could not write snapshot '{path}' ({err.strerror or err}). "
+            + (f"The earlier snapshots ({', '.join(kept)}) are intact" if kept else "No snapshot was written")
+            + "; free disk space and call train_network again to resume",
+            str(path),
+        ) from err
     if keep is not None:
         for _, old in list_snapshots(folder)[:-keep] if keep > 0 else []:
             for sibling in (old, old.with_suffix(".json"), old.with_suffix(".onnx")):
@@ -71,18 +132,59 @@ def save_snapshot(
     return path
 
 
-def load_snapshot(path: str | os.PathLike, template: Any) -> Any:
-    """Restore a snapshot into the structure of ``template`` (a freshly built state)."""
+def read_snapshot_dict(path: str | os.PathLike) -> dict[str, Any]:
+    """The raw state dict of a snapshot file, its metadata included under :data:`METADATA_KEY`.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no such file.
+    CorruptSnapshotError
+        If the file cannot be decoded (truncated or damaged); names the file.
+    """
     from flax import serialization
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"Snapshot '{path}' does not exist.")
-    data = serialization.msgpack_restore(path.read_bytes())
-    return serialization.from_state_dict(template, data)
+    data = path.read_bytes()
+    try:
+        restored = serialization.msgpack_restore(data)
+    except Exception as err:  # msgpack raises many types (UnicodeDecodeError, ExtraData, ValueError...)
+        raise CorruptSnapshotError(
+            f"Snapshot '{path}' is truncated or damaged ({len(data)} bytes; {type(err).__name__}: {err}). "
+            "Delete it to use the previous snapshot, or retrain."
+        ) from err
+    if not isinstance(restored, dict) or "params" not in restored:
+        raise CorruptSnapshotError(f"Snapshot '{path}' holds no network parameters; it is not a posekit snapshot.")
+    return restored
+
+
+def restore_snapshot(path: str | os.PathLike, template: Any) -> tuple[Any, dict[str, Any]]:
+    """Restore a snapshot into the structure of ``template``, with its metadata.
+
+    The metadata is the copy stored inside the snapshot, else the ``.json``
+    beside it (snapshots written before the copy existed), else ``{}``.
+
+    Raises
+    ------
+    CorruptSnapshotError
+        If the file cannot be decoded; names the file.
+    """
+    from flax import serialization
+
+    data = read_snapshot_dict(path)
+    embedded = data.pop(METADATA_KEY, None)
+    metadata = json.loads(embedded) if embedded is not None else read_snapshot_metadata(path)
+    return serialization.from_state_dict(template, data), metadata
+
+
+def load_snapshot(path: str | os.PathLike, template: Any) -> Any:
+    """Restore a snapshot into the structure of ``template`` (a freshly built state)."""
+    return restore_snapshot(path, template)[0]
 
 
 def read_snapshot_metadata(path: str | os.PathLike) -> dict[str, Any]:
-    """The JSON facts stored beside a snapshot."""
+    """The JSON facts stored beside a snapshot (``{}`` if there are none)."""
     meta = Path(path).with_suffix(".json")
     return json.loads(meta.read_text()) if meta.is_file() else {}

@@ -94,6 +94,9 @@ def train_network(
         seed=seed,
         micro_batch_size=micro_batch_size,
     )
+    idle = trainer.nothing_to_train()
+    if idle:  # printed: seen in a script and in a notebook cell, whatever the call returns
+        print(idle, flush=True)
     if in_notebook():
         from posekit.widgets.training import TrainingWidget
 
@@ -102,9 +105,13 @@ def train_network(
 
 
 def _print_progress(progress: Progress) -> None:
-    step, loss, lr = progress.history[-1]
-    print(
-        f"iteration {step}/{progress.maxiters}  loss {loss:.5f}  lr {lr:g}  "
-        f"{progress.images_per_second:.1f} images/s",
-        flush=True,
-    )
+    """Print the compiling notice and each logged step (``Trainer.run``'s callback in scripts)."""
+    if progress.state == "compiling":
+        print(progress.describe(), flush=True)
+    elif progress.history and progress.history[-1][0] == progress.step:
+        step, loss, lr = progress.history[-1]
+        print(
+            f"iteration {step}/{progress.maxiters}  loss {loss:.5f}  lr {lr:g}  "
+            f"{progress.images_per_second:.1f} images/s",
+            flush=True,
+        )

@@ -26,24 +26,68 @@ from posekit.train.augment import AugmentConfig
 from posekit.train.data import TrainingImages, prefetch_batches
 from posekit.train.optim import make_optimizer
 from posekit.train.snapshots import (
+    CorruptSnapshotError,
     list_snapshots,
     load_snapshot,
-    read_snapshot_metadata,
+    remove_unfinished_saves,
+    restore_snapshot,
     save_snapshot,
 )
 from posekit.train.state import create_train_state, host_state, make_train_step
 
+#: What a run is doing (:attr:`Progress.state`).
+STATES = ("ready", "compiling", "running", "stopped", "finished", "failed")
+
 
 @dataclass
 class Progress:
-    """What a training run has done so far (read by widgets and callbacks)."""
+    """What a training run has done so far (read by widgets and callbacks).
+
+    Attributes
+    ----------
+    state : str
+        One of :data:`STATES`: ``ready`` (not started), ``compiling`` (until
+        the first step is done), ``running``, ``stopped`` (by
+        :meth:`Trainer.stop` or an interrupt), ``finished`` (``maxiters``
+        reached) or ``failed`` (``error`` says why).
+    note : str
+        Why a run that ended did nothing, if it did nothing.
+    """
 
     step: int = 0
     maxiters: int = 0
     history: list[tuple[int, float, float]] = field(default_factory=list)
     images_per_second: float = 0.0
     snapshots: list[Path] = field(default_factory=list)
-    finished: bool = False
+    batch_size: int = 0
+    state: str = "ready"
+    error: str = ""
+    note: str = ""
+
+    @property
+    def finished(self) -> bool:
+        """Whether ``maxiters`` has been reached."""
+        return self.state == "finished"
+
+    def describe(self) -> str:
+        """One line saying what the run is doing (the training widget shows it)."""
+        snapshot = self.snapshots[-1].name if self.snapshots else "none"
+        if self.state == "compiling":
+            return "compiling the network (the first step can take a minute)…"
+        if self.state == "stopped":
+            return f"stopped at iteration {self.step}, snapshot saved: {snapshot}"
+        if self.state == "failed":
+            return f"failed: {self.error}"
+        if self.state == "finished":
+            return self.note or f"finished at iteration {self.step}, snapshot saved: {snapshot}"
+        last = self.history[-1] if self.history else None
+        line = f"{self.state}: iteration {self.step}/{self.maxiters}"
+        if self.state == "running" and last is not None:
+            line += f", loss {last[1]:.5f}, lr {last[2]:g}, {self.images_per_second:.1f} images/s"
+            if self.images_per_second > 0 and self.batch_size:
+                seconds = (self.maxiters - self.step) * self.batch_size / self.images_per_second
+                line += f", ETA {int(seconds // 60)} min {int(seconds % 60)} s"
+        return line
 
 
 def default_crop_size(max_size: tuple[int, int], global_scale: float, limit: int = 512) -> tuple[int, int]:
@@ -191,11 +235,12 @@ class Trainer:
         self.aug = AugmentConfig.from_pose_cfg(cfg, crop)
         self.model = pose_net_from_cfg(cfg, **(model_overrides or {}))
         self.tx, self.schedule = make_optimizer(cfg)
-        self.progress = Progress(maxiters=self.maxiters)
+        self.progress = Progress(maxiters=self.maxiters, batch_size=batch)
         self.init_source, self.train_batch_norm, self.state = self._initial_state(
             pretrained, init_weights, restart
         )
         self.progress.step = int(self.state.step)
+        self.progress.snapshots = [p for _, p in list_snapshots(self.train_dir)]
         if requested is None:  # the default depends on the batch-norm mode just resolved
             self.micro_batches = _micro_batches(batch, n_dev, auto_micro_batch_size(
                 batch, n_dev, self.aug.crop_size, self.devices[0].platform, self.train_batch_norm))
@@ -211,14 +256,13 @@ class Trainer:
         the start weights are loaded first, then the old run is archived.
         """
         init_rng, state_rng = jax.random.split(jax.random.PRNGKey(self.seed))
-        snapshots = [] if restart else list_snapshots(self.train_dir)
-        if snapshots:
-            iteration, path = snapshots[-1]
-            _, variables = init_pose_net(init_rng, self.model)
-            state = load_snapshot(path, create_train_state(self.model, variables, self.tx, state_rng))
-            self._trim_log(iteration)
-            return f"resumed from {path.name}", self._resumed_bn_mode(path), state
         source = init_weights if init_weights is not None else (self.pose_cfg["init_weights"] if pretrained else None)
+        remove_unfinished_saves(self.train_dir)
+        if not restart:
+            # This call's own mode is resolve_init_weights' "scratch" case (no source): batch norm trained.
+            resumed = self._resume(init_rng, state_rng, train_bn=not str(source or "").strip())
+            if resumed is not None:
+                return resumed
         resolved = resolve_init_weights(source, self.model.net_type)
         backbone = None
         if resolved.kind == "torchvision":
@@ -233,6 +277,44 @@ class Trainer:
         if restart:
             self._archive_previous_run()
         return how, train_bn, state
+
+    def _resume(self, init_rng, state_rng, train_bn: bool) -> tuple[str, bool, Any] | None:
+        """Continue from the newest readable snapshot, in the batch-norm mode it was trained in.
+
+        A snapshot that cannot be decoded is renamed ``snapshot-<n>.corrupt.msgpack``
+        (kept for inspection, no longer pruned or resumed) and the previous one
+        is used, with a warning. ``train_bn`` (this call's own mode) is used only
+        for a snapshot that records none, with a warning. None: no snapshot.
+        """
+        snapshots = list_snapshots(self.train_dir)
+        if not snapshots:
+            return None
+        _, variables = init_pose_net(init_rng, self.model)
+        template = create_train_state(self.model, variables, self.tx, state_rng)
+        for iteration, path in reversed(snapshots):
+            try:
+                state, metadata = restore_snapshot(path, template)
+            except CorruptSnapshotError as err:
+                aside = path.with_name(f"{path.stem}.corrupt.msgpack")
+                path.rename(aside)
+                path.with_suffix(".json").unlink(missing_ok=True)
+                warnings.warn(f"{err} Renamed it to '{aside.name}'; resuming from the snapshot before it.",
+                              stacklevel=4)
+                continue
+            self._trim_log(iteration)
+            if "train_batch_norm" in metadata:
+                train_bn = bool(metadata["train_batch_norm"])
+            else:
+                warnings.warn(
+                    f"Snapshot '{path}' records no batch-norm mode (its metadata is missing); resuming with "
+                    f"this call's settings: batch norm {'trained (from scratch)' if train_bn else 'frozen'}.",
+                    stacklevel=4,
+                )
+            return f"resumed from {path.name}", train_bn, state
+        raise CorruptSnapshotError(
+            f"No snapshot in '{self.train_dir}' can be read (each was renamed *.corrupt.msgpack). "
+            "Call train_network(..., restart=True) to start over."
+        )
 
     def _archive_previous_run(self) -> None:
         """Move an earlier run's snapshots and log aside (``train/previous-run-<time>/``)."""
@@ -256,10 +338,6 @@ class Trainer:
                 raise FileNotFoundError(f"No snapshot-*.msgpack in '{path}'.")
             return found[-1][1]
         return path if path.suffix else path.with_suffix(".msgpack")
-
-    @staticmethod
-    def _resumed_bn_mode(path: Path) -> bool:
-        return bool(read_snapshot_metadata(path).get("train_batch_norm", False))
 
     @property
     def stats_path(self) -> Path:
@@ -300,18 +378,46 @@ class Trainer:
         self._stop.set()
 
     # ------------------------------------------------------------------ #
+    def nothing_to_train(self) -> str:
+        """Why :meth:`run` would train nothing (``maxiters`` already reached), else ``""``."""
+        step = int(self.state.step)
+        if step < self.maxiters:
+            return ""
+        newest = list_snapshots(self.train_dir)
+        where = f"the newest snapshot is '{newest[-1][1]}'" if newest else f"there is no snapshot in '{self.train_dir}'"
+        return (
+            f"Nothing was trained: the run is at iteration {step} and maxiters={self.maxiters}; {where}. "
+            "Pass a larger maxiters to train on, or restart=True to start over."
+        )
+
     def run(self, callback: Callable[[Progress], None] | None = None) -> Progress:
         """Train from the current step up to ``maxiters``.
 
         Snapshots are written every ``saveiters`` steps and at the end (also when
         stopped); ``learning_stats.csv`` gets a line every ``displayiters``.
-        ``callback(progress)`` is called after each logged step.
+        ``callback(progress)`` is called when :attr:`Progress.state` changes
+        to ``compiling`` and to ``running``, and after each logged step. If
+        training raises, the state becomes ``failed`` and the error propagates.
         """
         self._stop.clear()
+        progress = self.progress
+        progress.error = progress.note = ""
         start = int(self.state.step)
         if start >= self.maxiters:
-            self.progress.finished = True
-            return self.progress
+            progress.state, progress.note = "finished", self.nothing_to_train()
+            return progress
+        progress.state = "compiling"
+        if callback is not None:
+            callback(progress)
+        try:
+            self._train(start, callback)
+        except BaseException as err:
+            progress.state, progress.error = "failed", f"{type(err).__name__}: {err}"
+            raise
+        progress.state = "finished" if int(self.state.step) >= self.maxiters else "stopped"
+        return progress
+
+    def _train(self, start: int, callback: Callable[[Progress], None] | None) -> None:
         from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
         mesh = Mesh(np.array(self.devices), ("data",))
@@ -321,37 +427,40 @@ class Trainer:
         batches = prefetch_batches(self.data, self.batch_size, self.seed, start_batch=start)
         loss_sum, n_losses = 0.0, 0  # summed on the device: no sync per step
         t0, n0 = time.perf_counter(), start
+        progress = self.progress
         with open(self.stats_path, "a", encoding="utf-8") as log:
             try:
                 for step in range(start + 1, self.maxiters + 1):
                     b = next(batches)
                     inputs = jax.device_put((b.images, b.sizes, b.keypoints, b.visible), data_sharding)
                     self.state, metrics = self._step_fn(self.state, *inputs)
+                    logged = step % self.displayiters == 0 or step == self.maxiters
                     if step == start + 1:  # compiled: time throughput from here
                         jax.block_until_ready(metrics)
                         t0, n0 = time.perf_counter(), step
+                        progress.state, progress.step = "running", step
+                        if callback is not None and not logged:
+                            callback(progress)
                     loss_sum, n_losses = loss_sum + metrics["total_loss"], n_losses + 1
-                    if step % self.displayiters == 0 or step == self.maxiters:
+                    if logged:
                         loss, lr = float(loss_sum) / n_losses, float(metrics["lr"])
                         loss_sum, n_losses = 0.0, 0
                         log.write(f"{step}, {loss:.6g}, {lr:.6g}\n")
                         log.flush()
                         elapsed = time.perf_counter() - t0
                         if step > n0:
-                            self.progress.images_per_second = (step - n0) * self.batch_size / elapsed
-                        self.progress.history.append((step, loss, lr))
-                        self.progress.step = step
+                            progress.images_per_second = (step - n0) * self.batch_size / elapsed
+                        progress.history.append((step, loss, lr))
+                        progress.step = step
                         if callback is not None:
-                            callback(self.progress)
-                    self.progress.step = step
+                            callback(progress)
+                    progress.step = step
                     if step % self.saveiters == 0 or step == self.maxiters or self._stop.is_set():
                         self.save()
                     if self._stop.is_set():
                         break
             except KeyboardInterrupt:
                 self.save()  # interrupted in a notebook: keep what was learnt
-                warnings.warn(f"Training interrupted at step {int(self.state.step)}; snapshot saved.", stacklevel=2)
+                warnings.warn(f"Training interrupted at step {int(self.state.step)}; snapshot saved.", stacklevel=3)
             finally:
                 batches.close()
-        self.progress.finished = int(self.state.step) >= self.maxiters
-        return self.progress

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import threading
 
 import ipywidgets as W
@@ -14,6 +15,9 @@ class TrainingWidget(W.VBox):
 
     The notebook stays usable while training; "Stop" ends the run after the
     current step and writes a snapshot, so ``train_network`` resumes from there.
+    What the run is doing (compiling, running, stopped, finished, failed) is
+    the trainer's :attr:`~posekit.train.trainer.Progress.state`; this widget
+    only renders it.
 
     Parameters
     ----------
@@ -28,12 +32,17 @@ class TrainingWidget(W.VBox):
         self.bar = W.IntProgress(min=0, max=trainer.maxiters, value=trainer.progress.step,
                                  description="Iteration", layout=W.Layout(width="420px"))
         self.status = W.HTML()
-        self.loss = W.Image(format="png", layout=W.Layout(width="405px"))
+        self.status.add_class("posekit-training-status")
+        # Hidden until the first loss point: an Image with no data shows a broken-image icon.
+        self.loss = W.Image(format="png", layout=W.Layout(width="405px", display="none"))
+        self.loss.add_class("posekit-training-loss")
         self.stop_button = W.Button(description="Stop", icon="stop", tooltip="Stop after this step and save a snapshot")
+        self.stop_button.add_class("posekit-training-stop")
         self.stop_button.on_click(lambda _b: self.trainer.stop())
         self.error: BaseException | None = None
         self._thread: threading.Thread | None = None
         self._figure = None
+        self._plotted = 0
         super().__init__(children=[W.HBox([self.bar, self.stop_button]), self.status, self.loss])
         self.add_class("posekit-training")
         self._show(trainer.progress)
@@ -56,27 +65,21 @@ class TrainingWidget(W.VBox):
     def _run(self) -> None:
         try:
             self.trainer.run(callback=self._show)
-        except BaseException as err:  # noqa: BLE001 - shown in the widget, kept for callers
+        except BaseException as err:  # noqa: BLE001 - the trainer's state says "failed"; kept for callers
             self.error = err
-            self.status.value = f"<b style='color:#b00'>Training failed:</b> {err}"
-            return
         self._show(self.trainer.progress)
 
     def _show(self, progress: Progress) -> None:
         self.bar.value = progress.step
-        state = "finished" if progress.finished else "running"
-        last = progress.history[-1] if progress.history else None
-        loss = f"loss {last[1]:.5f}, lr {last[2]:g}, " if last else ""
+        self.bar.bar_style = {"failed": "danger", "finished": "success", "stopped": "warning"}.get(progress.state, "")
+        ended = progress.state in ("stopped", "finished", "failed")
+        self.stop_button.disabled = ended
+        text = html.escape(progress.describe())
+        if progress.state == "failed":
+            text = f"<b style='color:#b00'>{text}</b>"
         snaps = ", ".join(p.stem for p in progress.snapshots) or "none yet"
-        eta = ""
-        if not progress.finished and progress.images_per_second > 0:
-            seconds = (progress.maxiters - progress.step) * self.trainer.batch_size / progress.images_per_second
-            eta = f", ETA {int(seconds // 60)} min {int(seconds % 60)} s"
-        self.status.value = (
-            f"{state}: iteration {progress.step}/{progress.maxiters}, {loss}"
-            f"{progress.images_per_second:.1f} images/s{eta}<br>snapshots: {snaps}"
-        )
-        if progress.history:
+        self.status.value = f"{text}<br>snapshots: {snaps}"
+        if len(progress.history) != self._plotted:
             self._plot(progress)
 
     def _plot(self, progress: Progress) -> None:
@@ -91,10 +94,12 @@ class TrainingWidget(W.VBox):
         fig = self._figure
         fig.clear()
         ax = fig.add_subplot()
-        ax.plot(steps, losses, color="tab:blue")
+        ax.plot(steps, losses, color="tab:blue", marker="o" if len(steps) == 1 else None)
         ax.set_xlabel("iteration")
         ax.set_ylabel("loss")
         fig.tight_layout()
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png")
         self.loss.value = buffer.getvalue()
+        self.loss.layout.display = None
+        self._plotted = len(progress.history)

@@ -11,19 +11,10 @@ import jax
 import numpy as np
 import pytest
 
-from posekit.dataset import create_training_dataset
 from posekit.train import trainer as trainer_module
 from posekit.train.snapshots import list_snapshots
 from posekit.train.trainer import Trainer, auto_micro_batch_size
-
-TINY = {"net_type": "resnet_18", "backbone_features": 8}
-FAST = {"pretrained": False, "batch_size": 2, "crop_size": (64, 64), "model_overrides": TINY}
-
-
-@pytest.fixture
-def config(synthetic_copy):
-    create_training_dataset(synthetic_copy, seed=0, net_type="resnet_18")
-    return synthetic_copy
+from tests.train.conftest import FAST, TINY
 
 
 def _params(trainer):
