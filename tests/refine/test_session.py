@@ -129,3 +129,39 @@ def test_reads_deeplabcut_machinelabels_with_a_string_index(tiny):
     other = MachineLabels(NET, ["snout"], {key(0): PREDICTIONS[0, :1]})
     with pytest.raises(LabelError, match="Cannot merge machine labels of body parts"):
         machine.merge(other)
+
+
+# -- two sessions on one folder (issue 14, section 3) ------------------------------ #
+def test_refinement_merges_frames_another_session_saved_and_never_overwrites_a_human_label(tiny):
+    from posekit.io.labels import LabelConflictError
+    from posekit.labeling import LabelingSession
+
+    folder = folder_of(tiny)
+    refiner, other = RefinementSession(tiny), RefinementSession(tiny)
+    refiner.accept(0)
+    events: list[str] = []
+    other.on_change(events.append)
+    other.accept(1)  # img000 accepted elsewhere meanwhile: merged, not dropped
+    assert events[:3] == ["points", "merged", "saved"]
+    assert other.is_refined(0) and other.unrefined() == [2]
+    assert disk_point(folder, "img000.png", "snout") == tuple(PREDICTIONS[0, 0, :2])
+    assert disk_point(folder, "img001.png", "snout") == tuple(PREDICTIONS[1, 0, :2])
+    # a person labels img002's snout by hand while the refiner still shows the prediction
+    labeler = LabelingSession(tiny)
+    labeler.go_to("img002.png")
+    labeler.move("snout", (11.0, 12.0))
+    refiner.go_to(2)
+    with pytest.raises(LabelConflictError, match=r"snout of labeled-data/mouse1/img002\.png.*NOT saved"):
+        refiner.move("leftear", (44.0, 33.0))
+    assert disk_point(folder, "img002.png", "snout") == (11.0, 12.0)
+    assert disk_point(folder, "img002.png", "leftear") is None
+    # deleting a frame another session relabelled is refused too, and the frame stays
+    other.go_to(0)
+    labeler.go_to(0)
+    labeler.move("snout", (1.0, 1.0))
+    with pytest.raises(LabelConflictError, match=r"img000\.png removed here but relabelled there"):
+        other.remove_image(0)
+    assert (folder / "img000.png").is_file() and other.is_refined(0) and other.points(0)[0, 0] == 20.0
+    refiner.reload()  # shows what is on disk: img002 is now refined with the human snout
+    assert refiner.is_refined(2) and refiner.get_point("snout", 2) == (11.0, 12.0)
+    assert not refiner.dirty
