@@ -4,6 +4,9 @@
 notebook widget (:mod:`posekit.widgets.grabber`) only renders it and forwards clicks.
 Frames are saved exactly like automatic extraction does: ``labeled-data/<stem>/``
 ``img<index>.png`` with DeepLabCut's zero padding, never overwriting a file.
+A video with a ``video_sets`` crop box is grabbed through it, so the frames of
+one folder share one size; where that cannot be, a :class:`FrameSizeWarning`
+says why.
 """
 
 from __future__ import annotations
@@ -17,11 +20,21 @@ from pathlib import Path
 
 import numpy as np
 
-from posekit.errors import LabelError
+from posekit.errors import ConfigError, LabelError
 from posekit.io.images import write_png
+from posekit.project.config import format_crop
 from posekit.project.project import Project, frame_filename, frame_index_from_name
 
-__all__ = ["FrameGrabber", "GrabResult"]
+__all__ = ["FrameGrabber", "FrameSizeWarning", "GrabResult", "describe_sizes"]
+
+
+class FrameSizeWarning(UserWarning):
+    """Frames of one labeled-data folder do not (or would not) share one size."""
+
+
+def describe_sizes(sizes: dict[tuple[int, int], int]) -> str:
+    """``"3 at 160x120, 2 at 64x48"`` for :meth:`Project.frame_sizes` counts."""
+    return ", ".join(f"{n} at {w}x{h}" for (w, h), n in sorted(sizes.items(), key=lambda kv: -kv[1]))
 
 
 @dataclass(frozen=True)
@@ -60,8 +73,12 @@ class FrameGrabber:
     stem
         Video to start with (default: the project's first video).
     crop
-        Crop frames with the video's ``video_sets`` crop box, like
-        ``extract_frames(crop=True)``, so labels are in cropped-image coordinates.
+        False (default): grab through the video's ``video_sets`` crop box unless
+        the folder already holds full-size frames (then full frames, and a
+        :class:`FrameSizeWarning`) or the box does not fit the video (full frames,
+        and a warning). True: always through the crop box, like
+        ``extract_frames(crop=True)``; a box that does not fit is an error.
+        Labels are in the coordinates of the saved (cropped) images.
     cache_size
         Decoded frames kept in memory (stepping back and forth re-uses them).
 
@@ -92,6 +109,10 @@ class FrameGrabber:
         self._index = 0
         self._n_frames = 0
         self._fps = 0.0
+        #: The crop box (x1, x2, y1, y2) frames are grabbed through, None for full frames.
+        self.crop_box: tuple[int, int, int, int] | None = None
+        #: Why the current video's frames are, or would be, of mixed sizes ("" when they are not).
+        self.size_warning = ""
         self.select_video(stem or self.project.video_stems()[0])
 
     # -- video ------------------------------------------------------------ #
@@ -134,15 +155,21 @@ class FrameGrabber:
             If the project has no such video.
         FileNotFoundError, posekit.errors.VideoError
             If its file is missing or unreadable.
+        posekit.errors.ConfigError
+            With ``crop=True``, if the crop box does not fit the video.
+
+        Warns
+        -----
+        FrameSizeWarning
+            When the folder's frames and the grabbed ones differ in size (see
+            ``crop``); the text is kept in :attr:`size_warning`.
         """
         from posekit.io.video import VideoReader
 
         self.project.video_key(stem)  # KeyError naming the known videos
         path = self.project.video_path(stem)
-        box = None
-        if self.crop:
-            with VideoReader(path) as probe:
-                box = self.project.checked_crop_box(stem, probe.full_width, probe.full_height)
+        with VideoReader(path) as probe:
+            box, size_warning = self._choose_crop(stem, probe.full_width, probe.full_height)
         reader = VideoReader(path, crop=box)
         n_frames = reader.n_frames
         if n_frames < 1:
@@ -156,8 +183,45 @@ class FrameGrabber:
             self._stem = stem
             self._index = 0
             self._cache.clear()
+            self.crop_box, self.size_warning = box, size_warning
         if old is not None:
             old.close()
+        if size_warning:
+            warnings.warn(size_warning, FrameSizeWarning, stacklevel=2)
+
+    def _choose_crop(self, stem: str, width: int, height: int) -> tuple[tuple[int, int, int, int] | None, str]:
+        """The box to grab ``stem`` through (None: full frames) and a size warning ("" if none)."""
+        folder = self.project.labeled_folder(stem)
+        try:
+            box = self.project.checked_crop_box(stem, width, height)
+        except ConfigError as err:
+            if self.crop:
+                raise
+            return None, (
+                f"Cannot grab '{stem}' through its crop box: {err} Grabbing full {width}x{height} "
+                "frames instead; fix the box with posekit.crop_editor."
+            )
+        x1, x2, y1, y2 = box
+        size = (x2 - x1, y2 - y1)
+        if size == (width, height):
+            box = None  # the whole frame: nothing to crop
+        sizes = self.project.frame_sizes(stem)
+        if box is not None and not self.crop and set(sizes) == {(width, height)}:
+            return None, (
+                f"'{folder}' already holds {describe_sizes(sizes)} (full frames), so frames are "
+                f"grabbed full size too, not through the crop box '{format_crop(box)}': frames in "
+                "one folder must share one size. To crop, remove those frames (or extract them "
+                "again with crop=True) and reopen the grabber."
+            )
+        others = {s: n for s, n in sizes.items() if s != size}
+        if not others:
+            return box, ""
+        return box, (
+            f"'{folder}' holds frames of another size ({describe_sizes(others)}) than the "
+            f"{size[0]}x{size[1]} frames grabbed now: frames in one folder must share one size "
+            "(label coordinates depend on the crop). Remove the odd ones (or extract them again) "
+            "so they match."
+        )
 
     def close(self) -> None:
         """Close the video (the grabber cannot be used afterwards)."""

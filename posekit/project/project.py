@@ -220,6 +220,16 @@ class Project:
         images = [p for p in folder.iterdir() if frame_index_from_name(p.name) is not None]
         return sorted(images, key=lambda p: frame_index_from_name(p.name))
 
+    def frame_sizes(self, stem: str) -> dict[tuple[int, int], int]:
+        """How many extracted frames of ``stem`` have each ``(width, height)`` (PNG headers only)."""
+        from PIL import Image
+
+        sizes: dict[tuple[int, int], int] = {}
+        for path in self.frame_images(stem):
+            with Image.open(path) as image:
+                sizes[image.size] = sizes.get(image.size, 0) + 1
+        return sizes
+
     def labeled_stems(self) -> list[str]:
         """Stems whose ``labeled-data/<stem>/`` holds CollectedData (h5 or csv).
 

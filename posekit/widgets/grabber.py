@@ -19,6 +19,7 @@ import numpy as np
 
 from posekit.frames.grabber import FrameGrabber
 from posekit.io.images import encode_image
+from posekit.project.config import format_crop
 from posekit.project.project import Project
 
 __all__ = [
@@ -209,6 +210,7 @@ class FrameGrabberWidget(W.VBox):
         )
         self._build()
         self._refresh_video()
+        self.status.value = self._size_note()
         super().__init__(children=self._layout())
         self.add_class("posekit-grabber")
 
@@ -299,7 +301,8 @@ class FrameGrabberWidget(W.VBox):
         with self._reporting():
             self.grabber.select_video(change["new"])
             self._refresh_video()
-            self.status.value = f"Video '{self.grabber.stem}': {self.grabber.n_frames} frames."
+            opened = f"Video '{self.grabber.stem}': {self.grabber.n_frames} frames."
+            self.status.value = " ".join(t for t in (opened, self._size_note()) if t)
         self.video.value = self.grabber.stem  # after a failed switch, show the video still open
 
     def _on_slider(self, change: dict[str, Any]) -> None:
@@ -353,6 +356,13 @@ class FrameGrabberWidget(W.VBox):
         mark = "  \u2713 extracted" if g.index in self._grabbed else ""
         self.info.value = f"frame {g.index} / {g.n_frames - 1}  \u00b7  {format_time(g.time)}{mark}"
 
+    def _size_note(self) -> str:
+        """The crop in use, and the grabber's frame-size warning if any."""
+        g = self.grabber
+        crop = f"Grabbing through the crop box {format_crop(g.crop_box)}." if g.crop_box else ""
+        warning = f"Warning: {g.size_warning}" if g.size_warning else ""
+        return " ".join(t for t in (crop, warning) if t)
+
     def _show_error(self, exc: Exception) -> None:
         self.status.value = f"Error: {exc}"
 
@@ -385,7 +395,9 @@ def manual_extraction(
     stem
         Video to start with (default: the first).
     crop
-        Crop frames with the ``video_sets`` crop box.
+        False (default): through the ``video_sets`` crop box when the folder's
+        frames allow it (else full frames, with a warning); True: always through
+        it. See :class:`~posekit.frames.grabber.FrameGrabber`.
 
     Returns
     -------

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from posekit.errors import LabelError
-from posekit.frames.grabber import FrameGrabber
+from posekit.errors import ConfigError, LabelError
+from posekit.frames.grabber import FrameGrabber, FrameSizeWarning
 from posekit.io.images import read_image
 from posekit.io.video import VideoReader, write_video
 from posekit.project.project import Project, frame_filename, frame_index_from_name
@@ -178,3 +178,46 @@ def test_project_without_videos_is_refused(synthetic_copy):
     project.cfg["video_sets"] = {}
     with pytest.raises(ValueError, match="no videos"):
         FrameGrabber(project)
+
+
+def set_crop(config: Path, stem: str, crop: str) -> None:
+    project = Project.open(config)
+    project.cfg["video_sets"][project.video_key(stem)]["crop"] = crop
+    project.save_config()
+
+
+def test_default_grabs_through_the_crop_box_so_one_folder_has_one_size(synthetic_copy, recwarn):
+    add_test_video(synthetic_copy, "cropped", n_frames=12, coords=(8, 40, 4, 36))
+    with FrameGrabber(synthetic_copy, stem="cropped") as g:  # no crop=True needed
+        assert g.crop_box == (8, 40, 4, 36) and g.size_warning == ""
+        g.seek(5)
+        assert read_image(g.grab().path).shape == (32, 32, 3)
+    assert not [w for w in recwarn if issubclass(w.category, FrameSizeWarning)]
+
+
+def test_folder_of_full_frames_keeps_full_size_and_warns(synthetic_copy):
+    add_test_video(synthetic_copy, "late", n_frames=12)
+    with FrameGrabber(synthetic_copy, stem="late") as g:
+        assert g.crop_box is None  # the full-frame box: nothing to crop
+        g.grab()
+    set_crop(synthetic_copy, "late", "8, 40, 4, 36")  # a crop box drawn after grabbing
+    with pytest.warns(FrameSizeWarning, match=r"already holds 1 at 64x48 \(full frames\)") as caught:
+        g = FrameGrabber(synthetic_copy, stem="late")
+    with g:
+        assert "'8, 40, 4, 36'" in str(caught[0].message)
+        assert g.crop_box is None and g.frame().shape == (48, 64, 3)
+    with pytest.warns(FrameSizeWarning, match=r"another size \(1 at 64x48\) than the 32x32 frames"):
+        forced = FrameGrabber(synthetic_copy, stem="late", crop=True)
+    with forced:
+        assert forced.frame().shape == (32, 32, 3)
+
+
+def test_crop_box_outside_the_video_warns_or_fails(synthetic_copy):
+    add_test_video(synthetic_copy, "wide", n_frames=12)
+    set_crop(synthetic_copy, "wide", "0, 200, 0, 100")  # the video is 64x48
+    with pytest.warns(FrameSizeWarning, match=r"Cannot grab 'wide' through its crop box.*64x48"):
+        g = FrameGrabber(synthetic_copy, stem="wide")
+    with g:
+        assert g.crop_box is None and g.frame().shape == (48, 64, 3)
+    with pytest.raises(ConfigError, match="outside the 64x48 frame"):
+        FrameGrabber(synthetic_copy, stem="wide", crop=True)

@@ -241,3 +241,34 @@ def test_format_time():
     assert format_time(0) == "00:00.000"
     assert format_time(61.25) == "01:01.250"
     assert format_time(3725.5) == "1:02:05.500"
+
+
+def test_grabs_through_the_crop_box_and_says_so(synthetic_copy):
+    add_test_video(synthetic_copy, "cropped", n_frames=12, coords=(8, 40, 4, 36))
+    widget = manual_extraction(synthetic_copy, stem="cropped")
+    try:
+        assert widget.status.value == "Grabbing through the crop box 8, 40, 4, 36."
+        front_end_sets(widget.slider, value=3)
+        assert widget.wait_idle(20) and jpeg_size(widget.image.value) == (32, 32)
+        click(widget.grab_button)
+        assert read_image(widget.grabber.project.labeled_folder("cropped") / "img03.png").shape == (32, 32, 3)
+    finally:
+        widget.close()
+
+
+def test_frame_size_warning_reaches_the_status_line(synthetic_copy):
+    from posekit.frames.grabber import FrameSizeWarning
+    from tests.frames.test_grabber import set_crop
+
+    add_test_video(synthetic_copy, "late", n_frames=12)
+    with FrameGrabber(synthetic_copy, stem="late") as g:
+        g.grab()
+    set_crop(synthetic_copy, "late", "8, 40, 4, 36")
+    widget = manual_extraction(synthetic_copy)  # opens the first video: no warning yet
+    try:
+        with pytest.warns(FrameSizeWarning):
+            front_end_sets(widget.video, index=1)
+        assert widget.status.value.startswith("Video 'late': 12 frames. Warning: ")
+        assert "already holds 1 at 64x48 (full frames)" in widget.status.value
+    finally:
+        widget.close()
