@@ -281,3 +281,48 @@ def test_missing_image_file_shows_a_message(tiny):
     widget.session.previous_image()
     assert not widget.canvas.has_image and "img000.png" in widget.status.value
     assert np.isfinite(widget.session.points()[0]).all()
+
+
+# -- two widgets on one folder (issue 14, section 3) --------------------------------- #
+def test_stale_widget_refuses_with_reload_after_a_body_part_was_added(tiny):
+    from posekit.project import edit_config
+    from tests.labeling.projects import BODYPARTS
+
+    old = label_frames(tiny)
+    assert old.reload_button.layout.display == "none"
+    edit_config(tiny, {"bodyparts": [*BODYPARTS, "tail"]})
+    new = label_frames(tiny)
+    new.part_buttons[4].click()
+    click(new.canvas, *new.canvas.view.image_to_canvas(30.0, 40.0))
+    folder = new.session.folder
+    assert disk_point(folder, "img000.png", "tail") == pytest.approx((30.0, 40.0))
+    click(old.canvas, *old.canvas.view.image_to_canvas(10.0, 20.0))  # anywhere in the old widget
+    assert disk_point(folder, "img000.png", "tail") == pytest.approx((30.0, 40.0))
+    assert "[&#x27;tail&#x27;]" in old.status.value and "NOT saved" in old.status.value
+    assert "unsaved changes" in old.status.value
+    assert old.reload_button.layout.display == ""
+    key(old.canvas, "n")  # another action: the message goes, the Reload button stays
+    assert old.reload_button.layout.display == ""
+    old.reload_button.click()
+    assert old.reload_button.layout.display == "none"
+    assert "Reloaded" in old.status.value and "unsaved" not in old.status.value
+    assert [b.description.split(". ")[-1] for b in old.part_buttons][-1] == "tail"
+    assert len(old.colors) == 5 and old.session.image_name == "img001.png"
+    old.session.go_to(0)
+    assert old.part_buttons[4].description.endswith("tail ✓")  # the other widget's label shows
+    assert old.frame_list.options[0][0] == "img000.png 1/5"
+
+
+def test_widget_says_it_merged_labels_saved_by_another_widget(tiny):
+    first, second = label_frames(tiny), label_frames(tiny)
+    click(first.canvas, *first.canvas.view.image_to_canvas(10.0, 20.0))  # img000 snout
+    second.next_button.click()
+    click(second.canvas, *second.canvas.view.image_to_canvas(30.0, 40.0))  # img001 snout
+    folder = first.session.folder
+    assert disk_point(folder, "img000.png", "snout") == pytest.approx((10.0, 20.0))
+    assert disk_point(folder, "img001.png", "snout") == pytest.approx((30.0, 40.0))
+    assert "merged its labels (1 label(s) in 1 image(s) changed, 1 image(s) added)" in second.status.value
+    assert second.frame_list.options[0][0] == "img000.png 1/4"  # the list shows them too
+    assert second.reload_button.layout.display == "none"
+    key(second.canvas, "p")
+    assert "merged" not in second.status.value  # said once, for the action that merged
