@@ -8,46 +8,84 @@ unpickles a node's attributes as soon as it touches the node, so the file is che
 *before* PyTables opens it, with h5py, which never unpickles.
 
 The check reads every pickle in the file with :mod:`pickletools` (a parser that runs
-nothing) and refuses the file when a pickle holds an opcode that can call code: one
-that looks up a class or function (``GLOBAL``, ``STACK_GLOBAL``, ``INST``, ``OBJ``,
-``EXT*``), calls one (``REDUCE``, ``NEWOBJ*``, ``BUILD``) or asks for a persistent id.
-Pickles of plain lists, tuples, dicts, strings and numbers, which is all pandas writes
-in attributes, pass. Object nodes are refused as a whole: pandas pickles them as numpy
-object arrays, which always need a class lookup.
+nothing) and refuses the file when a pickle can reach code: when it names a class or
+function other than the three that rebuild a numpy array (``_reconstruct``,
+``ndarray``, ``dtype``), or uses the extension registry or persistent ids. Without
+such a name nothing can be called. Pickles of plain lists, tuples, dicts, strings and
+numbers (what pandas writes in attributes) and numpy object arrays of those (what it
+writes in object nodes, e.g. the empty index of a table without rows) pass.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import pickletools
+import shutil
 from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
 import pandas as pd
+import tables
 
 from posekit.errors import UnsafeFileError
 
-__all__ = ["check_hdf5_safe", "read_pandas_hdf"]
+__all__ = ["check_hdf5_safe", "read_pandas_hdf", "write_pandas_hdf"]
 
-# Opcodes through which unpickling can reach code (see the module docstring).
-_CODE_OPCODES = frozenset({
-    "GLOBAL", "STACK_GLOBAL", "INST", "OBJ", "NEWOBJ", "NEWOBJ_EX", "REDUCE", "BUILD",
-    "EXT1", "EXT2", "EXT4", "PERSID", "BINPERSID",
+# The only names a pickle may look up: what numpy needs to rebuild an array.
+_SAFE_GLOBALS = frozenset({
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy", "ndarray"), ("numpy", "dtype"),
 })
+# Opcodes that reach code other than by naming it.
+_REFUSED_OPCODES = frozenset({"EXT1", "EXT2", "EXT4", "PERSID", "BINPERSID"})
+_STRING_PUSHES = frozenset({
+    "UNICODE", "SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "STRING", "BINSTRING", "SHORT_BINSTRING",
+})
+_MEMO_PUTS = frozenset({"PUT", "BINPUT", "LONG_BINPUT"})
+_MEMO_GETS = frozenset({"GET", "BINGET", "LONG_BINGET"})
+_STACK_NEUTRAL = frozenset({"PROTO", "FRAME", "STOP"})
 
 
-def _code_opcode(data: bytes) -> str | None:
-    """The first opcode in the pickle ``data`` that can call code, or None.
+def _code_reference(data: bytes) -> str | None:
+    """What in the pickle ``data`` can reach code (e.g. ``"GLOBAL posix system"``), or None.
 
-    Parsing stops where ``data`` stops being a valid pickle; the unpickler fails at the
-    same point at the latest, so nothing after it can run.
+    The stack is followed only as far as needed to know the two strings a
+    ``STACK_GLOBAL`` takes: the values pushed since, strings or unknown (None), with the
+    memo. A lookup whose names are not both known strings is refused. Parsing stops
+    where ``data`` stops being a valid pickle; an unpickler fails there at the latest,
+    so nothing after it can run.
     """
+    pushed: list[str | None] = []  # what each stack-changing opcode left on top
+    memo: dict[int, str | None] = {}
     try:
-        for opcode, _arg, _pos in pickletools.genops(data):
-            if opcode.name in _CODE_OPCODES:
-                return opcode.name
+        for opcode, arg, _pos in pickletools.genops(data):
+            name = opcode.name
+            if name in _REFUSED_OPCODES:
+                return name
+            if name in ("GLOBAL", "INST"):
+                module, _, attr = str(arg).partition(" ")
+                if (module, attr) not in _SAFE_GLOBALS:
+                    return f"{name} {module}.{attr}"
+                pushed.append(None)
+            elif name == "STACK_GLOBAL":
+                names = tuple(pushed[-2:])
+                if names not in _SAFE_GLOBALS:
+                    shown = ".".join(str(n) for n in names) if all(names) else "an unknown name"
+                    return f"STACK_GLOBAL {shown}"
+                pushed.append(None)
+            elif name == "MEMOIZE":
+                memo[len(memo)] = pushed[-1] if pushed else None
+            elif name in _MEMO_PUTS:
+                memo[int(arg)] = pushed[-1] if pushed else None
+            elif name in _MEMO_GETS:
+                pushed.append(memo.get(int(arg)))
+            elif name in _STRING_PUSHES:
+                pushed.append(arg.decode("latin-1") if isinstance(arg, bytes) else str(arg))
+            elif name not in _STACK_NEUTRAL:
+                pushed.append(None)
     except Exception:  # noqa: BLE001 - any parse failure ends what an unpickler would run
         pass
     return None
@@ -59,8 +97,8 @@ def _attribute_problem(value: Any) -> str | None:
         value = value.encode("utf-8", "surrogateescape")
     if not isinstance(value, bytes) or not value.endswith(b"."):
         return None  # PyTables unpickles only byte strings that end in "."
-    opcode = _code_opcode(value)
-    return None if opcode is None else f"a pickle that calls code ({opcode})"
+    reference = _code_reference(value)
+    return None if reference is None else f"a pickle that calls code ({reference})"
 
 
 def _node_problem(obj: h5py.HLObject) -> str | None:
@@ -74,7 +112,10 @@ def _node_problem(obj: h5py.HLObject) -> str | None:
         if problem is not None:
             return f"attribute {name!r} holds {problem}"
     if isinstance(obj, h5py.Dataset) and _is_object_node(obj):
-        return "an object node (pickled Python objects)"
+        for row, element in enumerate(obj[()]):
+            reference = _code_reference(np.asarray(element, dtype=np.uint8).tobytes())
+            if reference is not None:
+                return f"an object node whose row {row} is a pickle that calls code ({reference})"
     return None
 
 
@@ -161,3 +202,30 @@ def read_pandas_hdf(
             raise ValueError(f"{path}: the HDF5 file holds no pandas object.")
         key = next((k for k in preferred_keys if k in keys), keys[0])
         return key, store.get(key)
+
+
+def write_pandas_hdf(frame: pd.DataFrame, path: str | os.PathLike, key: str, fmt: str) -> None:
+    """Write ``frame`` as the only object of a new HDF5 file (pandas ``to_hdf``).
+
+    Parameters
+    ----------
+    frame
+        The table to write.
+    path
+        The file to create (normally a temporary file of :mod:`posekit.utils.atomic`).
+    key
+        The HDF5 key (DeepLabCut's ``df_with_missing``).
+    fmt
+        pandas' ``"fixed"`` or ``"table"`` format.
+
+    Raises
+    ------
+    OSError
+        If the write fails; PyTables reports a full disk as ``HDF5ExtError``, which is
+        turned into an ``OSError`` that says how much space is left.
+    """
+    try:
+        frame.to_hdf(path, key=key, mode="w", format=fmt)
+    except tables.HDF5ExtError as exc:
+        free = shutil.disk_usage(Path(path).parent).free
+        raise OSError(errno.EIO, f"HDF5 write failed: {exc} ({free / 1e6:.1f} MB free on the disk)") from exc

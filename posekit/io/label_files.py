@@ -5,7 +5,6 @@ label files (the layout is described in :mod:`posekit.io.labels`, whose
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import errno
 import math
@@ -21,8 +20,8 @@ import pandas as pd
 
 from posekit.errors import LabelError, UnsafeFileError
 from posekit.io.dataframes import object_multiindex
-from posekit.io.hdf5 import read_pandas_hdf
-from posekit.utils.atomic import atomic_path
+from posekit.io.hdf5 import read_pandas_hdf, write_pandas_hdf
+from posekit.utils.atomic import atomic_paths, remove_stale_temps
 
 __all__ = [
     "COLUMN_NAMES",
@@ -368,7 +367,17 @@ def _to_float(frame: pd.DataFrame, source: os.PathLike | str) -> np.ndarray:
 
 
 def _resolve_label_files(path: Path, scorer: str | None) -> tuple[Path, Path | None]:
-    """Return ``(file to read, its .h5/.csv companion if present)``."""
+    """Return ``(file to read, its .h5/.csv companion if present)``.
+
+    Temporary files that killed saves left beside the pair are removed on the way.
+    """
+    primary, companion = _find_label_files(path, scorer)
+    for suffix in (".h5", ".csv"):
+        remove_stale_temps(primary.with_suffix(suffix))
+    return primary, companion
+
+
+def _find_label_files(path: Path, scorer: str | None) -> tuple[Path, Path | None]:
     if path.is_dir():
         h5s = sorted(path.glob("CollectedData_*.h5"))
         csvs = sorted(path.glob("CollectedData_*.csv"))
@@ -405,17 +414,18 @@ def _resolve_label_files(path: Path, scorer: str | None) -> tuple[Path, Path | N
 
 
 def _write_label_files(frame: pd.DataFrame, h5_path: Path, csv_path: Path) -> None:
-    """Write ``frame`` to ``h5_path`` and ``csv_path``, each atomically (h5 renamed first)."""
-    with contextlib.ExitStack() as stack:
-        # Entered csv-then-h5, so on success they are renamed h5-then-csv (LIFO).
-        tmp_csv = stack.enter_context(atomic_path(csv_path))
-        tmp_h5 = stack.enter_context(atomic_path(h5_path))
+    """Write ``frame`` to ``h5_path`` and ``csv_path`` as one atomic pair.
+
+    Both temporary files are written and fsynced before the h5 is renamed into place,
+    then the csv, so the two can disagree only if the process dies between two renames.
+    """
+    with atomic_paths([h5_path, csv_path]) as (tmp_h5, tmp_csv):
         _write_h5(frame, tmp_h5)
         _write_csv(frame, tmp_csv)
 
 
 def _write_h5(frame: pd.DataFrame, path: Path) -> None:
-    frame.to_hdf(path, key=H5_KEY, mode="w", format=H5_FORMAT)
+    write_pandas_hdf(frame, path, H5_KEY, H5_FORMAT)
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:

@@ -34,7 +34,7 @@ import pandas as pd
 
 from posekit.errors import AnalysisFileError, UnsafeFileError
 from posekit.io.dataframes import object_multiindex
-from posekit.io.hdf5 import read_pandas_hdf
+from posekit.io.hdf5 import read_pandas_hdf, write_pandas_hdf
 from posekit.utils.atomic import atomic_path, atomic_write_text
 
 __all__ = [
@@ -157,7 +157,7 @@ def write_poses(
     if csv:
         csv_path = h5_path.with_suffix(".csv") if csv is True else Path(csv)
     with atomic_path(h5_path) as tmp:
-        frame.to_hdf(tmp, key=H5_KEY, mode="w", format=h5_format)
+        write_pandas_hdf(frame, tmp, H5_KEY, h5_format)
     if csv_path is not None:
         with atomic_path(csv_path) as tmp:
             frame.to_csv(tmp)
