@@ -15,6 +15,7 @@ from typing import Any
 import ipywidgets as widgets
 import numpy as np
 
+from posekit.frames.grabber import describe_sizes
 from posekit.labeling.crop import CropBox
 from posekit.project.config import format_crop
 from posekit.project.project import Project
@@ -43,7 +44,9 @@ class CropEditorWidget(widgets.VBox):
         ``(width, height)`` of the canvas in screen pixels.
     on_apply
         Called with the box after Apply wrote it to config.yaml (e.g. to
-        extract frames with it).
+        extract frames with it); the status then says how many frames it
+        added to ``labeled-data/<video>/``, and warns when that folder ends
+        up with frames of different sizes.
 
     Attributes
     ----------
@@ -184,11 +187,29 @@ class CropEditorWidget(widgets.VBox):
 
     def _apply(self) -> None:
         box = self.box.apply()
-        self._set_status(
-            f"{self._describe()} · written to {html.escape(str(self.box.project.config_path))}"
-        )
-        if self.on_apply is not None:
-            self.on_apply(box)
+        project, stem = self.box.project, self.box.stem
+        text = f"{self._describe()} · written to {html.escape(str(project.config_path))}"
+        if self.on_apply is None:
+            self._set_status(
+                f"{text} · frames extracted from now on (extract_frames(config, crop=True), "
+                "the frame grabber) are cropped with it"
+            )
+            return
+        before = set(project.frame_images(stem))
+        self.on_apply(box)
+        frames = project.frame_images(stem)
+        new = sum(1 for p in frames if p not in before)
+        folder = html.escape(str(project.labeled_folder(stem)))
+        text += f" · {new} new frame(s) extracted to <code>{folder}</code> ({len(frames)} there in all)"
+        sizes = project.frame_sizes(stem)
+        warning = ""
+        if len(sizes) > 1:
+            warning = (
+                f"This folder now holds frames of {len(sizes)} sizes ({describe_sizes(sizes)}): "
+                "frames in one folder must share one size (label coordinates depend on the crop). "
+                "Remove the frames of the old size, or put the crop box back."
+            )
+        self._set_status(text, error=warning)
 
 
 def _int_text(name: str) -> widgets.IntText:

@@ -30,6 +30,11 @@ def front_end_edit(widget, **state) -> None:
     )
 
 
+def click(button) -> None:
+    """What the browser sends for a click on an ipywidgets Button."""
+    button._handle_custom_msg({"event": "click"}, [])
+
+
 def stored_crop(config) -> str:
     (entry,) = load_yaml(config)["video_sets"].values()
     return entry["crop"]
@@ -174,3 +179,52 @@ def test_crop_editor_opens_the_project_video(tiny):
         project.cfg["video_sets"] = {}
         project.save_config()
         crop_editor(tiny)
+
+
+def _write_video(config, n_frames: int = 12):
+    video = pytest.importorskip("posekit.io.video")
+    frames = [np.full((120, 160, 3), 10 * i, np.uint8) for i in range(n_frames)]
+    path = config.parent / "videos" / f"{STEM}.mp4"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    video.write_video(path, frames, fps=10)
+
+
+def test_apply_status_says_how_many_frames_were_extracted_and_where(tiny):
+    from posekit.frames.extract import extract_frames
+
+    _write_video(tiny)
+    folder = Project.open(tiny).labeled_folder(STEM)
+    for old in folder.glob("img*.png"):  # start from an empty folder
+        old.unlink()
+    editor = extract_frames(tiny, crop="GUI", algo="uniform", seed=0)
+    front_end_edit(editor.x1, value=40)
+    click(editor.apply_button)
+    assert stored_crop(tiny) == "40, 160, 0, 120"
+    written = sorted(folder.glob("img*.png"))
+    assert len(written) == 12  # numframes2pick (20) is more than the video has
+    assert f"12 new frame(s) extracted to <code>{folder}</code> (12 there in all)" in editor.status.value
+    assert "sizes" not in editor.status.value
+
+
+def test_apply_warns_when_the_folder_ends_up_with_two_sizes(tiny):
+    from posekit.io.images import write_png
+
+    folder = Project.open(tiny).labeled_folder(STEM)  # holds three 160x120 frames
+
+    def extract(box):
+        x1, x2, y1, y2 = box
+        write_png(folder / "img010.png", frame(x2 - x1, y2 - y1))
+
+    widget = CropEditorWidget(CropBox.from_project(tiny, STEM, (160, 120)), frame(160, 120), on_apply=extract)
+    front_end_edit(widget.y1, value=40)
+    click(widget.apply_button)
+    status = widget.status.value
+    assert "1 new frame(s) extracted to" in status and "(4 there in all)" in status
+    assert "frames of 2 sizes (3 at 160x120, 1 at 160x80)" in status
+
+
+def test_apply_without_extraction_says_what_uses_the_box(tiny):
+    widget = CropEditorWidget(CropBox.from_project(tiny, STEM, (160, 120)), frame(160, 120))
+    click(widget.apply_button)
+    assert "extract_frames(config, crop=True)" in widget.status.value
+    assert "extracted to" not in widget.status.value
