@@ -104,3 +104,28 @@ def test_delete_image_asks_first(tiny):
         click(delete)
     assert widget.session.images == [] and "No frames left" in widget.status.value
     assert widget.accept_button.disabled
+
+
+def test_two_refiners_merge_accepts_and_a_conflict_offers_reload(tiny):
+    """Two refinement widgets on one folder (issue 14, section 3): neither drops the other's frames."""
+    folder = folder_of(tiny)
+    first = refine_labels(tiny, canvas_size=(480, 360))
+    second = refine_labels(tiny, canvas_size=(480, 360))
+    click(first.accept_button)  # img000
+    key(second.canvas, "n")
+    click(second.accept_button)  # img001, merged with first's img000
+    assert disk_point(folder, "img000.png", "snout") == (20.0, 30.0)
+    assert disk_point(folder, "img001.png", "snout") == (25.0, 35.0)
+    assert "merged its labels" in second.status.value
+    assert second.frame_list.options[0][0] == "✓ img000.png" and "2/3 frames refined" in second.status.value
+    # both correct img002's snout differently: the later one is refused, Reload shows the other's
+    first.session.go_to(2)
+    drag(first, PREDICTIONS[2, 0, :2], (33.0, 44.0))
+    assert second.session.index == 2
+    drag(second, PREDICTIONS[2, 0, :2], (10.0, 10.0))
+    assert disk_point(folder, "img002.png", "snout") == pytest.approx((33.0, 44.0))
+    assert "NOT saved" in second.status.value and second.reload_button.layout.display == ""
+    click(second.reload_button)
+    assert second.session.get_point("snout") == pytest.approx((33.0, 44.0))
+    assert second.session.unrefined() == [] and "merge_datasets" in second.status.value
+    assert second.reload_button.layout.display == "none"
