@@ -101,7 +101,8 @@ class LabelFingerprint:
     same images and bodyparts has the same size whatever the coordinates; inodes freed by
     an atomic rename are reused at once (two alternating writers can meet the same one);
     and mtime is coarse on the network filesystems of shared lab servers. Hashing both
-    files of DeepLabCut's 55-image Reaching example takes about 0.1 ms.
+    files of DeepLabCut's 55-image Reaching example (96 kB) takes about 0.3 ms, next to
+    about 20-50 ms for the save itself.
 
     Attributes
     ----------
