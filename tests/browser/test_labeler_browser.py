@@ -220,3 +220,54 @@ def test_label_and_drag_in_voila(reaching_project, voila, browser, tmp_path):
     screenshot(page, "labeler-voila")
     print(f"\nclicked Hand {hand}, Finger1 {finger}, moved to {moved}; kernel events:\n{events()}")
     print(f"browser timings (s since test start): {json_timings(timings)}")
+
+
+# The stale view of issue 14, section 3: this notebook's widget opens before config.yaml
+# gains a body part, which another process (the test itself) then labels.
+STALE_CELLS = """\
+from posekit.widgets.labeler import label_frames
+
+w = label_frames({config!r}, canvas_size=(480, 360))
+w
+"""
+
+
+def test_stale_widget_refuses_and_reloads_in_voila(tmp_path, voila, browser):
+    from posekit.labeling import LabelingSession
+    from posekit.project import edit_config
+    from tests.labeling.projects import BODYPARTS, make_tiny_project
+
+    config = make_tiny_project(tmp_path / "tiny", size=(160, 120))
+    h5 = config.parent / "labeled-data" / "mouse1" / "CollectedData_tester.h5"
+    app = voila([STALE_CELLS.format(config=str(config))])
+    page = browser.open(app.url)
+    root = wait_for_widget(page, ".posekit-labeler")
+    canvas = root.locator("canvas.posekit-label-canvas")
+    poll(lambda: canvas_opaque_fraction(canvas), 20, "the canvas to be painted", ok=lambda f: f == 1.0)
+    reload_button = root.locator(".posekit-reload")
+    assert not reload_button.is_visible()
+
+    edit_config(config, {"bodyparts": [*BODYPARTS, "tail"]})
+    other = LabelingSession(config)  # another view, in another process
+    other.select_bodypart("tail")
+    other.place((30.0, 40.0))
+
+    view = ViewTransform((480, 360), (160, 120))
+    page.mouse.click(*canvas_page_point(canvas, *view.image_to_canvas(100.0, 80.0)))
+    status = root.locator(".posekit-status")
+    status.get_by_text("NOT saved", exact=False).wait_for(timeout=15_000)
+    reload_button.wait_for(state="visible", timeout=5_000)
+    assert _point(_read_labels(h5), "img000.png", "tail") == (30.0, 40.0)
+    assert _point(_read_labels(h5), "img000.png", "snout") is None
+    screenshot(page, "labeler-stale-refused")
+
+    reload_button.click()
+    status.get_by_text("Reloaded CollectedData", exact=False).wait_for(timeout=15_000)
+    reload_button.wait_for(state="hidden", timeout=5_000)
+    assert root.locator(".posekit-bodypart").count() == 5
+    root.locator(".posekit-bodypart", has_text="tail ✓").wait_for(timeout=5_000)
+    page.mouse.click(*canvas_page_point(canvas, *view.image_to_canvas(100.0, 80.0)))
+    labels = poll(lambda: _read_labels(h5), 15, "the redone snout in the h5",
+                  ok=lambda df: _point(df, "img000.png", "snout") is not None)
+    assert _near(_point(labels, "img000.png", "snout"), (100.0, 80.0))
+    assert _point(labels, "img000.png", "tail") == (30.0, 40.0)
