@@ -69,27 +69,30 @@ class ImagenetWeights:
         Cache file stem (``<name>.safetensors``).
     url
         Public download URL of a torchvision-layout safetensors file.
+    size_mb
+        Approximate download size in MB (float32 weights), for messages.
     sha256
         Pinned digest, or None to record it on first download.
     """
 
     name: str
     url: str
+    size_mb: int
     sha256: str | None = None
 
 
-def _hf_timm(name: str) -> ImagenetWeights:
+def _hf_timm(name: str, size_mb: int) -> ImagenetWeights:
     return ImagenetWeights(
-        name, f"https://huggingface.co/timm/{name}/resolve/main/model.safetensors")
+        name, f"https://huggingface.co/timm/{name}/resolve/main/model.safetensors", size_mb)
 
 
 #: net_type -> torchvision's original ImageNet weights, as converted by timm.
 IMAGENET_WEIGHTS: dict[str, ImagenetWeights] = {
-    "resnet_18": _hf_timm("resnet18.tv_in1k"),
-    "resnet_34": _hf_timm("resnet34.tv_in1k"),
-    "resnet_50": _hf_timm("resnet50.tv_in1k"),
-    "resnet_101": _hf_timm("resnet101.tv_in1k"),
-    "resnet_152": _hf_timm("resnet152.tv_in1k"),
+    "resnet_18": _hf_timm("resnet18.tv_in1k", 47),
+    "resnet_34": _hf_timm("resnet34.tv_in1k", 87),
+    "resnet_50": _hf_timm("resnet50.tv_in1k", 102),
+    "resnet_101": _hf_timm("resnet101.tv_in1k", 179),
+    "resnet_152": _hf_timm("resnet152.tv_in1k", 242),
 }
 
 
@@ -410,7 +413,7 @@ def _fetch_imagenet(net_type: str, cache: str | os.PathLike | None,
     if path.is_file():
         _verify(path, weights)
         return path
-    how_to = (f"Download {weights.url} on a machine with internet access and "
+    how_to = (f"Download {weights.url} (about {weights.size_mb} MB) on a machine with internet access and "
               f"put it at exactly {path} (or set $POSEKIT_CACHE to a folder "
               f"holding weights/{path.name}), or pass pretrained=False "
               "(init_weights=None) to train from scratch")
