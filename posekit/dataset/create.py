@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from collections.abc import Sequence
@@ -9,9 +10,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 
 from posekit.dataset.pose_cfg import make_pose_cfgs, write_pose_cfg
 from posekit.dataset.training_set import Split
+from posekit.errors import LabelError
 from posekit.io.labels import ImageKey, LabelTable
 from posekit.project.config import NET_TYPES
 from posekit.project.project import Project
@@ -29,6 +32,8 @@ class DatasetReport:
         Labeled rows whose image file is missing (left out).
     unlabeled_images : list of str
         Images with no visible label (left out: nothing to learn from).
+    outside_labels : list of str
+        Labels outside their image (left out), as ``"<image>: <part> (x, y)"``.
     splits : list of Split
         One per (training fraction, shuffle).
     """
@@ -36,14 +41,23 @@ class DatasetReport:
     n_images: int = 0
     missing_images: list[str] = field(default_factory=list)
     unlabeled_images: list[str] = field(default_factory=list)
+    outside_labels: list[str] = field(default_factory=list)
     splits: list[Split] = field(default_factory=list)
 
 
 def merge_labels(project: Project, report: DatasetReport) -> LabelTable:
     """Merge the CollectedData of all labeled folders into one table.
 
-    Rows whose image is missing or that carry no visible label are left out and
-    listed in ``report``.
+    Rows whose image is missing or that carry no visible label, and labels
+    outside their image, are left out and listed in ``report``.
+
+    Raises
+    ------
+    LabelError
+        If no folder holds labels of the config's scorer but some hold labels
+        of another scorer.
+    ValueError
+        If there are no labeled images at all.
     """
     frames = []
     for stem in project.labeled_stems():
@@ -55,11 +69,23 @@ def merge_labels(project: Project, report: DatasetReport) -> LabelTable:
             if key in missing:
                 report.missing_images.append("/".join(key))
                 table.remove_image(key)
-            elif np.isnan(table.points(key)).all():
+                continue
+            _drop_outside_labels(project, table, key, report)
+            if np.isnan(table.points(key)).all():
                 report.unlabeled_images.append("/".join(key))
                 table.remove_image(key)
         if len(table):
             frames.append(table.to_dataframe())
+    other_scorers = _other_scorers(project)
+    if other_scorers:
+        message = (
+            f"config.yaml's scorer is {project.scorer!r} but these labeled-data folders only hold labels of "
+            f"another scorer: {', '.join(f'{f} ({s})' for f, s in other_scorers.items())}. Set `scorer:` in "
+            "config.yaml to the labeller's name, or rename their CollectedData files and scorer level."
+        )
+        if not frames:
+            raise LabelError(message)
+        warnings.warn(message + " Their labels were left out.", stacklevel=3)
     if not frames:
         raise ValueError(
             f"No labeled images found in '{project.labeled_data_dir}'. Extract frames "
@@ -68,13 +94,59 @@ def merge_labels(project: Project, report: DatasetReport) -> LabelTable:
     return LabelTable(project.scorer, project.bodyparts, data=pd.concat(frames))
 
 
+def _drop_outside_labels(project: Project, table: LabelTable, key: ImageKey, report: DatasetReport) -> None:
+    """Unlabel the parts of ``key`` that lie outside its image (a typo or a bad import), noting each."""
+    points = table.points(key)
+    if np.isnan(points).all():
+        return
+    with Image.open(project.root.joinpath(*key)) as image:  # reads the header only
+        width, height = image.size
+    # The image's edges count as inside: a part at the border is a real label.
+    outside = (points[:, 0] < 0) | (points[:, 0] > width) | (points[:, 1] < 0) | (points[:, 1] > height)
+    for j in np.flatnonzero(outside):
+        bodypart = table.bodyparts[j]
+        report.outside_labels.append(
+            f"{'/'.join(key)}: {bodypart} ({points[j, 0]:g}, {points[j, 1]:g}) outside {width}x{height}"
+        )
+        table.remove_point(key, bodypart)
+
+
+def _other_scorers(project: Project) -> dict[str, str]:
+    """Labeled-data folders with CollectedData of another scorer only: folder name -> that scorer."""
+    labeled = set(project.labeled_stems())
+    found = {}
+    for stem in project.labeled_data_stems():
+        if stem in labeled:
+            continue
+        names = sorted(p.stem for p in project.labeled_folder(stem).glob("CollectedData_*.*")
+                       if p.suffix in (".h5", ".csv"))
+        if names:
+            found[stem] = names[0].removeprefix("CollectedData_")
+    return found
+
+
 def make_split(
     n: int, fraction: float, shuffle: int, seed: int | None
 ) -> Split:
-    """DeepLabCut's random split: a permutation, the first ``int(n*fraction)`` train."""
+    """DeepLabCut's random split: a permutation, the first ``int(n*fraction)`` train.
+
+    Raises
+    ------
+    ValueError
+        If the training split would be empty (too few labeled images).
+    """
+    n_train = int(n * round(fraction, 2))
+    if n_train == 0:
+        if round(fraction, 2) <= 0:
+            raise ValueError(f"TrainingFraction {fraction} leaves no image to train on; use a value in (0, 1].")
+        needed = max(2, math.ceil(1 / round(fraction, 2)))
+        raise ValueError(
+            f"Only {n} labeled image(s): TrainingFraction {fraction} puts none of them in the training split "
+            f"of shuffle {shuffle}. Label at least {needed} frames (label_frames), or give "
+            "trainIndices/testIndices."
+        )
     entropy = None if seed is None else [seed, shuffle, int(round(fraction * 100))]  # noqa: RUF046 - a NumPy float rounds to a float before NumPy 2
     perm = np.random.default_rng(np.random.SeedSequence(entropy)).permutation(n)
-    n_train = int(n * round(fraction, 2))
     return Split(fraction, shuffle, perm[:n_train], perm[n_train:])
 
 
@@ -169,6 +241,14 @@ def create_training_dataset(
                 f"{len(rows)} labeled frame(s) {problem} and were left out, e.g. {rows[0]}.",
                 stacklevel=2,
             )
+    if report.outside_labels:
+        shown = report.outside_labels[:10]
+        warnings.warn(
+            f"{len(report.outside_labels)} label(s) lie outside their image and were left out: "
+            + "; ".join(shown) + ("; ..." if len(report.outside_labels) > len(shown) else "")
+            + ". Fix or delete them in label_frames.",
+            stacklevel=2,
+        )
     splits = _plan_splits(project, merged.images, shuffles, trainIndices, testIndices, seed, overwrite)
     folder = project.dataset_dir()
     merged.save(folder)
