@@ -17,6 +17,7 @@ import imageio_ffmpeg
 import numpy as np
 
 from posekit.errors import VideoError
+from posekit.utils.process import popen
 
 # Seconds to wait for ffmpeg's log line about a frame it already wrote.
 _LOG_TIMEOUT = 30.0
@@ -29,13 +30,6 @@ _RE_PREFIX = re.compile(r"^(\[[^\]]*\]\s*)+")
 
 def _ffmpeg() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
-
-
-def _popen_kwargs() -> dict:
-    """Keep ffmpeg out of the terminal's process group (no Ctrl-C echo)."""
-    if sys.platform.startswith("win"):
-        return {"creationflags": 0x00000200}  # CREATE_NEW_PROCESS_GROUP
-    return {"start_new_session": True}
 
 
 def _ffmpeg_reason(text: str) -> str:
@@ -87,9 +81,8 @@ class _FrameStream:
             cmd += ["-frames:v", str(int(limit))]
         cmd += ["-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
         self.cmd = cmd
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     bufsize=0, **_popen_kwargs())
+        self.proc = popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, bufsize=0)
         if sys.platform.startswith("linux"):  # larger pipe: fewer syscalls per frame
             try:
                 import fcntl

@@ -26,7 +26,8 @@ it can be wrong, and :attr:`VideoReader.n_frames` never uses it.
 ffmpeg is run directly (the executable from ``imageio_ffmpeg.get_ffmpeg_exe``)
 rather than through ``imageio_ffmpeg.read_frames``: exact seeking needs the
 per-frame timestamps that ffmpeg logs on stderr, which ``read_frames`` keeps
-to itself. Writing uses ``imageio_ffmpeg.write_frames``.
+to itself. Every ffmpeg process is started through :mod:`posekit.utils.process`
+(never with ``preexec_fn``, so Python's at-fork hooks do not run).
 
 The ffmpeg process and its frame pipe live in :mod:`posekit.io.ffmpeg`, probing
 and the timestamp index in :mod:`posekit.io.video_index`, and

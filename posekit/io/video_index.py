@@ -25,6 +25,7 @@ from posekit.io.ffmpeg import (
     _ffmpeg,
     _ffmpeg_reason,
 )
+from posekit.utils.process import run
 
 _PROBE_TIMEOUT = 120.0
 
@@ -39,8 +40,8 @@ class _Probe:
                "-i", str(path), "-map", "0:v:0", "-an", "-sn", "-dn",
                "-vf", _SHOWINFO, "-frames:v", "1", "-f", "null", "-"]
         try:
-            res = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.PIPE, timeout=_PROBE_TIMEOUT, check=False)
+            res = run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                      stderr=subprocess.PIPE, timeout=_PROBE_TIMEOUT, check=False)
         except subprocess.TimeoutExpired:
             raise VideoError(f"Cannot open video '{path}': ffmpeg did not answer within "
                              f"{_PROBE_TIMEOUT:.0f} s.") from None
@@ -177,7 +178,7 @@ def _scan_packets(path: str) -> tuple[np.ndarray, np.ndarray, Fraction] | None:
     """
     cmd = [_ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error",
            "-copyts", "-i", path, "-map", "0:v:0", "-c", "copy", "-f", "framecrc", "-"]
-    res = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, check=False)
+    res = run(cmd, stdin=subprocess.DEVNULL, capture_output=True, check=False)
     if res.returncode != 0 and not res.stdout:
         return None
     timebase = None

@@ -1,19 +1,28 @@
 """Writing RGB frames to a video file with ffmpeg (:func:`write_video`).
 
-Frames go through ``imageio_ffmpeg.write_frames``; :mod:`posekit.io.video`
-re-exports :func:`write_video`.
+Frames are piped to an ffmpeg process started through
+:func:`posekit.utils.process.popen`, with the arguments
+``imageio_ffmpeg.write_frames`` would build (same codec, pixel format and
+quality scale). posekit does not call ``write_frames`` itself because it starts
+ffmpeg with ``preexec_fn``, which runs Python's at-fork hooks (see
+:mod:`posekit.utils.process`). :mod:`posekit.io.video` re-exports
+:func:`write_video`.
 """
 
 from __future__ import annotations
 
 import os
 import pathlib
+import subprocess
+import tempfile
 from collections.abc import Iterable
+from fractions import Fraction
 
-import imageio_ffmpeg
 import numpy as np
 
 from posekit.errors import VideoError
+from posekit.io.ffmpeg import _ffmpeg, _ffmpeg_reason
+from posekit.utils.process import popen
 
 __all__ = ["write_video"]
 
@@ -94,29 +103,66 @@ def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: floa
             f"Cannot write {width}x{height} frames as {pix_fmt_out} to '{path}': that "
             "pixel format needs an even width and height. Crop or pad the frames, or "
             "pass pix_fmt_out='yuv444p'.")
-    writer = imageio_ffmpeg.write_frames(
-        str(path), (width, height), pix_fmt_in="rgb24", pix_fmt_out=pix_fmt_out,
-        fps=fps, quality=quality, codec=codec, macro_block_size=1,
-        ffmpeg_log_level="error", output_params=params)
+    cmd = _command(path, width, height, fps, codec, quality, pix_fmt_out, params)
     n = 0
-    try:
-        writer.send(None)
-        for item in _chain_first(first, iterator):
-            frame = np.asarray(item)
-            if frame.shape != first.shape or frame.dtype != np.uint8:
-                raise ValueError(f"Frame {n} has shape {frame.shape} {frame.dtype}; "
-                                 f"expected {first.shape} uint8 like frame 0.")
-            writer.send(np.ascontiguousarray(frame))
-            n += 1
-    except OSError as exc:
-        raise VideoError(f"ffmpeg failed to write video '{path}' with codec {codec!r} "
-                         f"({pix_fmt_out}): {exc}") from exc
-    finally:
-        writer.close()
-    if not path.exists() or path.stat().st_size == 0:
-        raise VideoError(f"ffmpeg failed to write video '{path}' with codec {codec!r} "
-                         f"({pix_fmt_out}); see ffmpeg's messages above.")
+    # ffmpeg's messages go to a file, not a pipe: nothing has to drain it while frames are
+    # written, and the error below can quote them (a notebook never shows ffmpeg's stderr).
+    with tempfile.TemporaryFile() as log:
+        proc = popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log)
+        try:
+            for item in _chain_first(first, iterator):
+                frame = np.asarray(item)
+                if frame.shape != first.shape or frame.dtype != np.uint8:
+                    raise ValueError(f"Frame {n} has shape {frame.shape} {frame.dtype}; "
+                                     f"expected {first.shape} uint8 like frame 0.")
+                proc.stdin.write(np.ascontiguousarray(frame))
+                n += 1
+            proc.stdin.close()
+            returncode = proc.wait()
+        except OSError as exc:
+            _stop(proc)
+            raise VideoError(f"ffmpeg failed to write video '{path}' with codec {codec!r} "
+                             f"({pix_fmt_out}): {exc}; ffmpeg says: {_log_text(log)}") from exc
+        except BaseException:
+            _stop(proc)
+            raise
+        if returncode != 0 or not path.exists() or path.stat().st_size == 0:
+            raise VideoError(f"ffmpeg failed to write video '{path}' with codec {codec!r} "
+                             f"({pix_fmt_out}): {_log_text(log)}")
     return n
+
+
+def _command(path: pathlib.Path, width: int, height: int, fps: float, codec: str,
+             quality: float | None, pix_fmt_out: str, params: list[str]) -> list[str]:
+    """The ffmpeg command ``imageio_ffmpeg.write_frames`` builds for these settings."""
+    rate = fps if isinstance(fps, Fraction) else Fraction(fps).limit_denominator()
+    cmd = [_ffmpeg(), "-y", "-f", "rawvideo", "-vcodec", "rawvideo", "-s", f"{width:d}x{height:d}",
+           "-pix_fmt", "rgb24", "-r", str(rate), "-i", "-", "-an",
+           "-vcodec", codec, "-pix_fmt", pix_fmt_out]
+    if quality is not None:
+        if not 1 <= quality <= 10:
+            raise ValueError(f"quality must be between 1 and 10 inclusive, got {quality!r}.")
+        scale = 1 - quality / 10.0
+        if codec == "libx264":
+            cmd += ["-crf", str(int(scale * 51))]  # crf 0..51, 51 worst
+        else:
+            cmd += ["-qscale:v", str(int(scale * 30) + 1)]  # q:v 1..31, 31 worst
+    return [*cmd, "-v", "error", *params, str(path)]
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Kill ffmpeg after a failed or interrupted write and reap it."""
+    try:
+        proc.stdin.close()
+    except OSError:
+        pass
+    proc.kill()
+    proc.wait()
+
+
+def _log_text(log) -> str:
+    log.seek(0)
+    return _ffmpeg_reason(log.read().decode("utf-8", "replace"))
 
 
 def _chain_first(first, rest):

@@ -47,6 +47,7 @@ from posekit.predict.results import (
     write_poses,
 )
 from posekit.project.project import VIDEO_SUFFIXES, Project
+from posekit.utils.process import run
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -253,10 +254,10 @@ class _DamageScan:
     """
 
     def __init__(self, path: Path):
-        import imageio_ffmpeg
+        from posekit.io.ffmpeg import _ffmpeg
 
         self.messages: list[str] = []
-        self._cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats",
+        self._cmd = [_ffmpeg(), "-hide_banner", "-nostdin", "-nostats",
                      "-v", "warning", "-i", str(path), "-map", "0:v:0", "-c", "copy",
                      "-f", "null", "-"]
         self._thread = threading.Thread(target=self._run, daemon=True, name="posekit-damage-scan")
@@ -264,8 +265,8 @@ class _DamageScan:
 
     def _run(self) -> None:
         try:
-            res = subprocess.run(self._cmd, check=False, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.PIPE, timeout=600)
+            res = run(self._cmd, check=False, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                      stderr=subprocess.PIPE, timeout=600)
         except (OSError, subprocess.TimeoutExpired):
             return
         for line in res.stderr.decode("utf-8", "replace").splitlines():
