@@ -13,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+import imageio_ffmpeg
 import numpy as np
 import pytest
 
@@ -414,3 +415,39 @@ def test_write_video_lossless_odd_size_roundtrip(tmp_path):
         assert reader.n_frames == 5
         for i, frame in reader.iter_frames():
             np.testing.assert_array_equal(frame, frames[i])
+
+
+@pytest.mark.parametrize(("codec", "quality", "pix_fmt", "fps"), [
+    ("libx264", 7, "yuv420p", 30), ("mjpeg", 3, "yuvj420p", 29.97), ("ffv1", None, "bgr0", 12.5)])
+def test_write_video_builds_imageio_ffmpegs_command(tmp_path, codec, quality, pix_fmt, fps):
+    """Same arguments as ``imageio_ffmpeg.write_frames`` (which posekit no longer calls)."""
+    import imageio_ffmpeg._io as imageio_io
+
+    from posekit.io.video_writer import _command
+
+    captured = {}
+
+    class Recorder:
+        def __init__(self, cmd, **kwargs):
+            captured["cmd"] = cmd
+            raise OSError("recorded")
+
+    path = tmp_path / "out.mp4"
+    params = ["-movflags", "+faststart"]
+    writer = imageio_ffmpeg.write_frames(str(path), (32, 16), pix_fmt_in="rgb24", pix_fmt_out=pix_fmt,
+                                         fps=fps, quality=quality, codec=codec, macro_block_size=1,
+                                         ffmpeg_log_level="error", output_params=list(params))
+    original = imageio_io.subprocess.Popen
+    imageio_io.subprocess.Popen = Recorder
+    try:
+        with pytest.raises(OSError, match="recorded"):
+            writer.send(None)
+    finally:
+        imageio_io.subprocess.Popen = original
+    assert _command(path, 32, 16, fps, codec, quality, pix_fmt, params) == captured["cmd"]
+
+
+def test_write_video_failure_quotes_ffmpeg(tmp_path):
+    with pytest.raises(VideoError, match=r"no_such_codec.*[Ee]ncoder not found"):
+        write_video(tmp_path / "x.mkv", [np.zeros((16, 16, 3), np.uint8)] * 3, fps=10,
+                    codec="no_such_codec")
