@@ -87,6 +87,7 @@ class TrainingWidget(W.VBox):
         import io
 
         from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
 
         steps, losses, _ = zip(*progress.history, strict=True)
         if self._figure is None:
@@ -95,6 +96,7 @@ class TrainingWidget(W.VBox):
         fig.clear()
         ax = fig.add_subplot()
         ax.plot(steps, losses, color="tab:blue", marker="o" if len(steps) == 1 else None)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # iterations: no "0.96, 0.98…" around one point
         ax.set_xlabel("iteration")
         ax.set_ylabel("loss")
         fig.tight_layout()
