@@ -87,6 +87,12 @@ def extract_frames(
         On an unknown mode or algorithm.
     FileNotFoundError, posekit.errors.VideoError
         If a video is missing or unreadable (the message names it).
+
+    Warns
+    -----
+    posekit.io.video.TruncatedVideoWarning
+        A video decodes fewer frames than its container states; frames are
+        picked among those that decode, and the warning gives both counts.
     """
     if mode == "manual":
         from posekit.widgets.grabber import manual_extraction
@@ -167,7 +173,7 @@ def _extract_video(
     color: bool,
     rng: np.random.Generator,
 ) -> Extraction:
-    from posekit.io.video import VideoReader
+    from posekit.io.video import VideoReader, frame_count_problem, warn_truncated
 
     video = project.video_path(stem)
     folder = project.labeled_folder(stem)
@@ -177,6 +183,10 @@ def _extract_video(
         box = project.checked_crop_box(stem, probe.full_width, probe.full_height) if crop else None
     with VideoReader(video, crop=box) as reader:
         n = reader.n_frames
+        problem = frame_count_problem(n, reader.metadata_n_frames)
+        if problem:
+            warn_truncated(video, problem, n, reader.metadata_n_frames, "the only candidates for extraction",
+                           stacklevel=4)
         first, last = frame_range(n, project.cfg["start"], project.cfg["stop"])
         n_pick = project.cfg["numframes2pick"]
         if algo == "uniform":

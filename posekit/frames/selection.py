@@ -41,7 +41,7 @@ def downsample(
     if resize_width > w:
         raise ValueError(
             f"cluster_resizewidth={resize_width} is larger than the frame width {w}; "
-            "pick a smaller value (e.g. 30)."
+            f"pass at most the frame width (e.g. cluster_resizewidth={min(30, w)})."
         )
     ratio = resize_width / w
     new_h = max(int(round(h * ratio)), 1)  # noqa: RUF046 - a NumPy float rounds to a float before NumPy 2

@@ -42,6 +42,7 @@ import os
 import pathlib
 import queue
 import threading
+import warnings
 from collections.abc import Iterator
 
 import numpy as np
@@ -59,7 +60,8 @@ from posekit.io.video_index import (
 )
 from posekit.io.video_writer import write_video
 
-__all__ = ["VideoReader", "frame_count", "write_video"]
+__all__ = ["TruncatedVideoWarning", "VideoReader", "frame_count", "frame_count_problem", "warn_truncated",
+           "write_video"]
 
 # Targets at most this many frames into the video are decoded from the start
 # instead of seeking.
@@ -99,6 +101,57 @@ _END = object()
 class _Failure:
     def __init__(self, exc: BaseException):
         self.exc = exc
+
+
+class TruncatedVideoWarning(UserWarning):
+    """A video ended early or holds corrupt data; the frames that decoded were used."""
+
+
+def frame_count_problem(decoded: int, stated: int) -> str | None:
+    """What is wrong when fewer frames decode than the container states (None if nothing).
+
+    Parameters
+    ----------
+    decoded : int
+        Frames that truly decode (:attr:`VideoReader.n_frames`).
+    stated : int
+        Frames the container states (:attr:`VideoReader.metadata_n_frames`; 0: unknown).
+
+    Returns
+    -------
+    str or None
+    """
+    if stated and decoded < stated:
+        return f"the container states {stated} frames but only {decoded} decoded"
+    return None
+
+
+def warn_truncated(video: str | os.PathLike, problem: str, decoded: int, stated: int, used: str,
+                   stacklevel: int = 2) -> None:
+    """Warn (:class:`TruncatedVideoWarning`) that a video is truncated or damaged.
+
+    One wording for every verb that reads whole videos (``analyze_videos``,
+    ``extract_frames``), with the decoded and the stated frame counts.
+
+    Parameters
+    ----------
+    video : str or os.PathLike
+        The video.
+    problem : str
+        What is wrong, e.g. from :func:`frame_count_problem`.
+    decoded, stated : int
+        Frames that decoded, frames the container states (0: unknown).
+    used : str
+        What was done with the decoded frames, e.g. ``"analysed and saved"``.
+    stacklevel : int, default 2
+        As for :func:`warnings.warn`, counted from the caller of this function.
+    """
+    warnings.warn(
+        f"Video '{video}' is truncated or damaged ({problem}). The {decoded} frame(s) that decoded "
+        f"were {used} (nframes={decoded}, frames stated={stated}).",
+        TruncatedVideoWarning,
+        stacklevel=stacklevel + 1,
+    )
 
 
 class VideoReader:

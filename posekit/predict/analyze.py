@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from posekit.errors import VideoError
+from posekit.io.video import TruncatedVideoWarning, frame_count_problem, warn_truncated
 from posekit.predict.results import (
     AnalysisPaths,
     analysis_paths,
@@ -58,10 +59,6 @@ __all__ = ["AnalysisResult", "TruncatedVideoWarning", "VideoAnalysis", "analyze_
 # ffmpeg messages (demux pass) that mean the file is damaged or cut short.
 _DAMAGE_MARKERS = ("corrupt", "partial file", "truncat", "premature", "invalid data found",
                    "moov atom not found")
-
-
-class TruncatedVideoWarning(UserWarning):
-    """A video ended early or holds corrupt data; the frames that decoded were analysed."""
 
 
 @dataclass
@@ -410,18 +407,14 @@ def _analyze_one(predictor, project: Project, fraction: float, video: Path,
     problems = []
     if failure is not None:
         problems.append(f"decoding failed after frame {n - 1}: {failure}")
-    if stated and n < stated:
-        problems.append(f"the container states {stated} frames but only {n} decoded")
+    count_problem = frame_count_problem(n, stated)
+    if count_problem:
+        problems.append(count_problem)
     if damage:
         problems.append("ffmpeg reports: " + "; ".join(dict.fromkeys(damage)))
     record.problem = "; ".join(problems) or None
     if record.problem:
-        warnings.warn(
-            f"Video '{video}' is truncated or damaged ({record.problem}). The {n} frame(s) "
-            f"that decoded were analysed and saved (nframes={n}, frames stated={stated}).",
-            TruncatedVideoWarning,
-            stacklevel=3,
-        )
+        warn_truncated(video, record.problem, n, stated, "analysed and saved", stacklevel=3)
     frame = poses_to_dataframe(poses, predictor.scorer, predictor.bodyparts)
     write_poses(frame, paths.h5, h5_format="table", csv=paths.csv if save_as_csv else False)
     stop = time.time()

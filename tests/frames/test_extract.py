@@ -119,3 +119,45 @@ def test_crop_gui_applies_box_then_extracts(project):
     written = widget.results[stem].written
     assert len(written) == 8
     assert all(read_image(p).shape == (80, 100, 3) for p in written)
+
+
+def test_truncated_video_warns_with_counts(project):
+    """Like analyze_videos: the decoded and the declared frame counts, in the same words."""
+    from posekit.io.video import TruncatedVideoWarning
+
+    stem = project.video_stems()[0]
+    video = project.video_path(stem)  # mp4 with faststart: the header still states 120 frames
+    data = video.read_bytes()
+    video.write_bytes(data[: int(len(data) * 0.6)])
+    with VideoReader(video) as reader:
+        decoded, stated = reader.n_frames, reader.metadata_n_frames
+    assert 0 < decoded < stated == 120
+    with pytest.warns(TruncatedVideoWarning, match=stem) as caught:
+        result = extract_frames(project, algo="uniform", seed=0)[stem]
+    message = str(caught[0].message)
+    assert f"the container states {stated} frames but only {decoded} decoded" in message
+    assert f"nframes={decoded}, frames stated={stated}" in message
+    assert result.n_frames == decoded and len(result.written) == 8
+    assert all(frame_index_from_name(p.name) < decoded for p in result.written)
+
+
+def test_tiny_video_kmeans_proposes_a_width_that_works(tmp_path):
+    """An 8x8 video with the default cluster_resizewidth=30: the advice must be a value that works."""
+    import re
+
+    from posekit.io.video import write_video
+    from posekit.project import create_project
+
+    rng = np.random.default_rng(0)
+    video = tmp_path / "tiny.avi"
+    write_video(video, [rng.integers(0, 256, (8, 8, 3), dtype=np.uint8) for _ in range(30)], fps=10,
+                codec="ffv1")
+    config = create_project("tiny", "me", [video], working_directory=tmp_path, copy_videos=True,
+                            bodyparts=["a", "b"])
+    edit_config(config, {"numframes2pick": 4})
+    with pytest.raises(ValueError, match="cluster_resizewidth=30") as info:
+        extract_frames(config, algo="kmeans", seed=0)
+    proposed = int(re.search(r"cluster_resizewidth=(\d+)\)", str(info.value)).group(1))
+    assert proposed <= 8
+    result = extract_frames(config, algo="kmeans", seed=0, cluster_resizewidth=proposed)
+    assert len(next(iter(result.values())).written) == 4
