@@ -81,9 +81,10 @@ def _temps(folder: Path) -> list[str]:
 def test_kill_during_saves(tmp_path, trials):
     _start(tmp_path)
     disagreements, lost, values = _kill_trials(tmp_path, trials)
+    print(f"{trials} kills: {disagreements} disagreement(s), {lost} acknowledged value(s) lost")
     assert lost == 0
     assert values == sorted(values) and values[-1] > trials  # every child saved some
     assert disagreements <= max(1, trials // 100)
     LabelTable.read(tmp_path)  # the next open removes what killed saves left
+    print(f"temporary files left after the next open: {_temps(tmp_path)}")
     assert len(_temps(tmp_path)) <= 1
-    print(f"{trials} kills: {disagreements} disagreement(s), {len(_temps(tmp_path))} temp file(s) left")
