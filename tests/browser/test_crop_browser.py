@@ -123,6 +123,7 @@ def test_crop_editor_in_voila(synthetic_copy, voila, browser):
     poll(lambda: Project.open(synthetic_copy).crop_box(stem), 15,
          "config.yaml's crop to change", ok=lambda b: b == target)
     status.get_by_text("written to").wait_for()
+    status.get_by_text("are cropped with it").wait_for()  # says what uses the box next
     timings["applied_on_disk"] = time.monotonic() - t0
     assert Project.open(synthetic_copy).crop_box(stem) == target
 
