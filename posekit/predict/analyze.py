@@ -26,6 +26,7 @@ from __future__ import annotations
 import itertools
 import os
 import subprocess
+import tempfile
 import threading
 import time
 import warnings
@@ -48,6 +49,7 @@ from posekit.predict.results import (
     write_poses,
 )
 from posekit.project.project import VIDEO_SUFFIXES, Project
+from posekit.utils.atomic import atomic_path
 from posekit.utils.process import run
 
 if TYPE_CHECKING:
@@ -281,6 +283,27 @@ class _DamageScan:
 # --------------------------------------------------------------------------- #
 
 
+def _check_writable(folder: Path, destfolder: str | os.PathLike | None) -> None:
+    """Fail before the analysis, naming the output folder, if no file can be created in it.
+
+    A real probe (an unnamed temporary file), not permission bits: they say nothing
+    for root, on read-only mounts or on network file systems.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if destfolder is None:
+            message = (f"Cannot write the analysis files beside the video, in '{folder}': {reason}. "
+                       "Pass destfolder=<a folder you can write to>.")
+        else:
+            message = (f"Cannot write the analysis files to destfolder '{folder}': {reason}. "
+                       "Choose a folder you can write to.")
+        raise type(exc)(message) from None
+
+
 def predict_frames(predictor, frames: Iterable[tuple[int, np.ndarray]], shape: tuple[int, int, int],
                    capacity: int = 0, progress=None,
                    stats: dict[str, float] | None = None) -> tuple[np.ndarray, Exception | None]:
@@ -371,19 +394,29 @@ def _model_config(predictor) -> dict[str, Any]:
 
 def _analyze_one(predictor, project: Project, fraction: float, video: Path,
                  crop: tuple[int, int, int, int] | None, paths: AnalysisPaths,
-                 save_as_csv: bool, overwrite: bool) -> VideoAnalysis:
+                 save_as_csv: bool, overwrite: bool,
+                 destfolder: str | os.PathLike | None) -> VideoAnalysis:
     from tqdm.auto import tqdm
 
     from posekit.io.video import VideoReader
 
     record = VideoAnalysis(video=video, paths=paths)
     if paths.h5.exists() and not overwrite:
-        record.skipped = True
-        if save_as_csv and not paths.csv.exists():
-            read_poses(paths.h5).to_csv(paths.csv)
-        print(f"'{video.name}' is already analysed by {predictor.scorer} ({paths.h5}); "
-              "skipped. Pass overwrite=True to analyse it again.")
-        return record
+        # DeepLabCut's own runs leave a _meta.pickle instead of posekit's _meta.json.
+        if paths.meta.exists() or paths.meta.with_suffix(".pickle").exists():
+            record.skipped = True
+            if save_as_csv and not paths.csv.exists():
+                _check_writable(paths.csv.parent, destfolder)
+                with atomic_path(paths.csv) as tmp:
+                    read_poses(paths.h5).to_csv(tmp)
+            print(f"'{video.name}' is already analysed by {predictor.scorer} ({paths.h5}); "
+                  "skipped. Pass overwrite=True to analyse it again.")
+            return record
+        # Only an interrupted run (or an older posekit, which wrote the .h5 first) leaves
+        # an .h5 without its metadata: finish the job rather than skip a half-written video.
+        print(f"'{video.name}': {paths.h5.name} exists but {paths.meta.name} does not (an "
+              "interrupted run?); analysing it again.")
+    _check_writable(paths.h5.parent, destfolder)
     start = time.time()
     scan = _DamageScan(video)
     with VideoReader(video, crop=crop) as reader:
@@ -416,7 +449,11 @@ def _analyze_one(predictor, project: Project, fraction: float, video: Path,
     if record.problem:
         warn_truncated(video, record.problem, n, stated, "analysed and saved", stacklevel=3)
     frame = poses_to_dataframe(poses, predictor.scorer, predictor.bodyparts)
-    write_poses(frame, paths.h5, h5_format="table", csv=paths.csv if save_as_csv else False)
+    # The .h5 is written last: it marks the video as analysed (see the skip above), so
+    # a kill before it leaves a video that the next run analyses again.
+    if save_as_csv:
+        with atomic_path(paths.csv) as tmp:
+            frame.to_csv(tmp)
     stop = time.time()
     write_metadata(paths.meta, {
         "start": start,
@@ -439,6 +476,7 @@ def _analyze_one(predictor, project: Project, fraction: float, video: Path,
         "problem": record.problem,
         "frames_per_second": n / seconds if seconds > 0 else None,
     })
+    write_poses(frame, paths.h5, h5_format="table")
     record.nframes, record.frames_stated, record.seconds = n, stated, seconds
     record.startup_seconds = stats.get("first_dispatch_s", 0.0)
     return record
@@ -515,8 +553,6 @@ def analyze_videos(
     predictor = load_predictor(project, shuffle, trainingsetindex, snapshot=snapshot,
                                batch_size=batchsize)
     crop = _crop_box(project, cropping)
-    if destfolder is not None:
-        Path(destfolder).mkdir(parents=True, exist_ok=True)
     if not files:
         warnings.warn(f"No video found in {videos!r} (videotype {videotype!r}); nothing analysed.",
                       stacklevel=2)
@@ -532,5 +568,5 @@ def analyze_videos(
     records = []
     for video, paths in planned.items():
         records.append(_analyze_one(predictor, project, fraction, video, crop, paths,
-                                    save_as_csv, overwrite))
+                                    save_as_csv, overwrite, destfolder))
     return AnalysisResult(predictor.scorer, records)

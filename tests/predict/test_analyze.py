@@ -243,3 +243,76 @@ def test_loop_overlaps_and_never_overwrites_a_pending_batch():
     np.testing.assert_array_equal(poses[:, 0, 0], np.arange(10))
     with pytest.raises(VideoError):
         predict_frames(_LazyPredictor(4), frames(5, fail_at=0), (2, 3, 3))
+
+
+_TIMING = ("start", "stop", "run_duration", "frames_per_second")
+
+
+def _meta_without_timing(path) -> dict:
+    data = json.loads(path.read_text())["data"]
+    return {k: v for k, v in data.items() if k not in _TIMING}
+
+
+def test_interrupted_run_is_completed_on_rerun(project, video, tmp_path, capsys):
+    """A kill after the .h5 but before the csv and _meta.json: the re-run restores both."""
+    clean = analyze_videos(project, [video], save_as_csv=True, destfolder=tmp_path / "clean").videos[0].paths
+    paths = analyze_videos(project, [video], save_as_csv=True, destfolder=tmp_path / "cut").videos[0].paths
+    paths.csv.unlink()
+    paths.meta.unlink()  # what a kill between the renames used to leave
+    capsys.readouterr()
+    record = analyze_videos(project, [video], save_as_csv=True, destfolder=tmp_path / "cut").videos[0]
+    assert not record.skipped
+    assert "_meta.json" in capsys.readouterr().out  # says why it analyses again
+    assert paths.csv.read_bytes() == clean.csv.read_bytes()
+    assert _meta_without_timing(paths.meta) == {**_meta_without_timing(clean.meta),
+                                                "video": str(video)}
+    pd.testing.assert_frame_equal(pd.read_hdf(paths.h5), pd.read_hdf(clean.h5))
+    # complete now: the next run skips it
+    assert analyze_videos(project, [video], save_as_csv=True, destfolder=tmp_path / "cut").videos[0].skipped
+
+
+def test_h5_is_written_last(project, video, tmp_path, monkeypatch):
+    """A failure while writing the csv or the metadata leaves no .h5 that would mark the video done."""
+    import posekit.predict.analyze as analyze
+
+    def fail(*args, **kwargs):
+        raise KeyboardInterrupt  # a kill at that point
+
+    monkeypatch.setattr(analyze, "write_metadata", fail)
+    with pytest.raises(KeyboardInterrupt):
+        analyze_videos(project, [video], save_as_csv=True, destfolder=tmp_path)
+    assert not list(tmp_path.glob("*.h5"))
+    monkeypatch.undo()
+    record = analyze_videos(project, [video], save_as_csv=True, destfolder=tmp_path).videos[0]
+    assert not record.skipped and record.paths.csv.is_file() and record.paths.meta.is_file()
+
+
+def test_destfolder_that_cannot_be_a_folder(project, video, tmp_path):
+    """Root ignores permissions, so make the folder impossible: under a regular file, or a file."""
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("not a folder")
+    for dest in (blocker / "out", blocker):
+        with pytest.raises(OSError, match="Cannot write the analysis files to destfolder") as info:
+            analyze_videos(project, [video], destfolder=dest)
+        assert f"'{dest}'" in str(info.value)
+    assert blocker.read_text() == "not a folder"
+
+
+def test_unwritable_destfolder_is_named(project, video, tmp_path):
+    dest = tmp_path / "readonly"
+    dest.mkdir()
+    dest.chmod(0o500)
+    try:
+        try:
+            (dest / "probe").touch()
+        except PermissionError:
+            pass
+        else:
+            pytest.skip("permissions are not enforced for this user (root)")
+        with pytest.raises(PermissionError, match="Cannot write the analysis files to destfolder") as info:
+            analyze_videos(project, [video], destfolder=dest)
+        message = str(info.value)
+        assert f"'{dest}'" in message and ".tmp" not in message
+        assert not list(dest.iterdir())
+    finally:
+        dest.chmod(0o700)
