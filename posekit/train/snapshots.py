@@ -3,9 +3,10 @@
 A snapshot is the whole train state (parameters, batch statistics, optimizer
 state, step, RNG) serialised with Flax's msgpack serialiser (no pickle), plus a
 JSON file with what a reader needs to rebuild the network. The same JSON text
-is also stored inside the msgpack (key :data:`METADATA_KEY`), and the ``.json``
-is renamed into place before the ``.msgpack``: a ``.msgpack`` therefore never
-exists without its metadata, whenever a save is killed.
+is also stored inside the msgpack (key :data:`METADATA_KEY`), and both files
+are written and flushed before the ``.json`` is renamed into place, then the
+``.msgpack``: a ``.msgpack`` therefore never exists without its metadata,
+whenever a save is killed.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ import re
 from pathlib import Path
 from typing import Any
 
-from posekit.utils.atomic import atomic_write_bytes, atomic_write_text
+from posekit.utils.atomic import atomic_paths, remove_stale_temps
 
 _SNAPSHOT = re.compile(r"^snapshot-(\d+)\.msgpack$")
 _SNAPSHOT_JSON = re.compile(r"^snapshot-(\d+)\.json$")
-#: Temporary files of a snapshot save (``posekit.utils.atomic``'s naming).
-_SNAPSHOT_TEMP = re.compile(r"^\.snapshot-\d+\..*\.tmp$")
+#: Temporary files of a snapshot save (``posekit.utils.atomic`` names them ``.<target>.*.tmp``).
+_SNAPSHOT_TEMP = re.compile(r"^\.(snapshot-\d+\.(?:msgpack|json))\..*\.tmp$")
 
 #: Key of the metadata (JSON text) inside a snapshot's msgpack.
 METADATA_KEY = "posekit_metadata"
@@ -52,8 +53,9 @@ def list_snapshots(folder: str | os.PathLike) -> list[tuple[int, Path]]:
 def remove_unfinished_saves(folder: str | os.PathLike) -> list[Path]:
     """Delete what a killed :func:`save_snapshot` left in ``folder``.
 
-    That is its temporary files, and a ``snapshot-<n>.json`` whose ``.msgpack``
-    was never renamed into place (the json goes first).
+    That is its temporary files (those :func:`~posekit.utils.atomic.remove_stale_temps`
+    finds stale: their process is gone), and a ``snapshot-<n>.json`` whose
+    ``.msgpack`` was never renamed into place (the json goes first).
 
     Returns
     -------
@@ -64,10 +66,16 @@ def remove_unfinished_saves(folder: str | os.PathLike) -> list[Path]:
     if not folder.is_dir():
         return []
     removed = []
+    targets = set()
     for p in folder.iterdir():
-        if _SNAPSHOT_TEMP.match(p.name) or (_SNAPSHOT_JSON.match(p.name) and not p.with_suffix(".msgpack").exists()):
+        temp = _SNAPSHOT_TEMP.match(p.name)
+        if temp:  # the next save of this same target would remove them, but the next iteration's won't
+            targets.add(folder / temp.group(1))
+        elif _SNAPSHOT_JSON.match(p.name) and not p.with_suffix(".msgpack").exists():
             p.unlink(missing_ok=True)
             removed.append(p)
+    for target in sorted(targets):
+        removed += remove_stale_temps(target)
     return removed
 
 
@@ -112,15 +120,17 @@ def save_snapshot(
     data = serialization.msgpack_serialize({**serialization.to_state_dict(state), METADATA_KEY: text})
     remove_unfinished_saves(folder)
     try:
-        atomic_write_text(meta_path, text)  # first: the .msgpack, renamed last, is the commit
-        atomic_write_bytes(path, data)
+        with atomic_paths([meta_path, path]) as (meta_tmp, tmp):  # renamed in this order: the .msgpack commits
+            meta_tmp.write_text(text, encoding="utf-8")
+            tmp.write_bytes(data)
     except OSError as err:
-        if not path.exists():
+        if not path.exists():  # failed between the two renames
             meta_path.unlink(missing_ok=True)
         kept = [p.name for _, p in list_snapshots(folder)]
+        reason = os.strerror(err.errno) if err.errno else str(err)
         raise OSError(
             err.errno,
-            f"Could not write snapshot '{path}' ({err.strerror or err}). "
+            f"Could not write snapshot '{path}' ({reason}). "
             + (f"The earlier snapshots ({', '.join(kept)}) are intact" if kept else "No snapshot was written")
             + "; free disk space and call train_network again to resume",
             str(path),

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import errno
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from flax import serialization
 
 from posekit import train_network
-from posekit.train import snapshots as snapshots_module
 from posekit.train.snapshots import (
     METADATA_KEY,
     CorruptSnapshotError,
@@ -23,6 +25,19 @@ from posekit.train.trainer import Trainer
 from posekit.utils import atomic
 from tests.train.conftest import FAST, TINY
 
+# A save of snapshot-2 killed while its msgpack is written (after the json's temp file).
+KILLED_SAVE = """
+import os, sys
+from pathlib import Path
+import numpy as np
+from posekit.train.snapshots import save_snapshot
+real_write_bytes = Path.write_bytes
+def killed(path, data):
+    real_write_bytes(path, data[:10])
+    os._exit(9)
+Path.write_bytes = killed
+save_snapshot(sys.argv[1], 2, {"params": {"w": np.zeros(3)}}, {})
+"""
 STATE = {"params": {"w": np.arange(6.0)}, "step": np.int32(3)}
 TEMPLATE = {"params": {"w": np.zeros(6)}, "step": np.int32(0)}
 
@@ -51,17 +66,15 @@ def test_truncated_snapshot_error_names_the_file(tmp_path):
 def test_disk_full_names_the_path_and_keeps_the_previous_snapshot(config, monkeypatch):
     trainer = Trainer(config, maxiters=2, saveiters=1, **FAST)
     first = trainer.train_dir / "snapshot-1.msgpack"
+    real_write_bytes = Path.write_bytes
 
-    def full_disk(target, data):  # the disk fills up half way through the msgpack
-        with atomic.atomic_path(target) as tmp:
-            tmp.write_bytes(data[: len(data) // 2])
+    def full_disk(path, data):  # the disk fills up half way through snapshot-2's msgpack
+        if path.name.startswith(".snapshot-2.msgpack"):
+            real_write_bytes(path, data[: len(data) // 2])
             raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write_bytes(path, data)
 
-    real_write = snapshots_module.atomic_write_bytes
-    calls = []
-    monkeypatch.setattr(snapshots_module, "atomic_write_bytes",
-                        lambda target, data: (calls.append(target), (full_disk if len(calls) > 1 else real_write)(
-                            target, data)))
+    monkeypatch.setattr(Path, "write_bytes", full_disk)
     with pytest.raises(OSError, match=r"snapshot-2\.msgpack.*No space left.*snapshot-1\.msgpack\) are intact") as err:
         trainer.run()
     assert err.value.errno == errno.ENOSPC and err.value.filename == str(trainer.train_dir / "snapshot-2.msgpack")
@@ -111,10 +124,13 @@ def test_leftovers_of_a_killed_save_are_removed(config):
     trainer = Trainer(config, maxiters=1, saveiters=1, **FAST)
     trainer.run()
     train_dir = trainer.train_dir
-    leftovers = [train_dir / ".snapshot-2.msgpack.k1ll3d.tmp", train_dir / ".snapshot-2.json.k1ll3d.tmp",
-                 train_dir / "snapshot-2.json"]  # killed after the json's rename, before the msgpack's
-    for path in leftovers:
-        path.write_bytes(b"partial")
+    killed = subprocess.run([sys.executable, "-c", KILLED_SAVE, str(train_dir)], check=False)
+    assert killed.returncode == 9
+    leftovers = sorted(train_dir.glob(".snapshot-2.*.tmp"))  # the killed save's json and msgpack temps
+    assert len(leftovers) == 2
+    orphan = train_dir / "snapshot-2.json"  # as if killed after the json's rename, before the msgpack's
+    orphan.write_text("{}")
+    leftovers.append(orphan)
     resumed = Trainer(config, maxiters=2, **FAST)
     assert not [p for p in leftovers if p.exists()]
     assert int(resumed.state.step) == 1 and read_snapshot_metadata(train_dir / "snapshot-1.msgpack")["iteration"] == 1
