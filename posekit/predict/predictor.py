@@ -12,7 +12,7 @@ import numpy as np
 
 from posekit.dataset.pose_cfg import read_pose_cfg
 from posekit.project.project import Project
-from posekit.train.snapshots import list_snapshots, read_snapshot_metadata
+from posekit.train.snapshots import list_snapshots, read_snapshot_dict, read_snapshot_metadata
 
 
 def select_snapshots(train_dir: Path, snapshotindex: int | str) -> list[tuple[int, Path]]:
@@ -202,8 +202,6 @@ def load_predictor(
         installed, else JAX. If ``"auto"`` picked ONNX and the export fails,
         it warns and uses JAX.
     """
-    from flax import serialization
-
     from posekit.model.pose_net import pose_net_from_cfg
 
     project = Project.open(config)
@@ -217,7 +215,7 @@ def load_predictor(
     if "backbone_features" in meta:
         overrides["backbone_features"] = meta["backbone_features"]
     model = pose_net_from_cfg(pose_cfg, **overrides)
-    state = serialization.msgpack_restore(snapshot.read_bytes())
+    state = read_snapshot_dict(snapshot)  # a damaged file: an error naming it
     variables = {"params": state["params"], "batch_stats": state.get("batch_stats", {})}
     iteration = int(meta.get("iteration", state.get("step", 0)))
     fields: dict[str, Any] = {

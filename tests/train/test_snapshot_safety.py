@@ -13,6 +13,7 @@ import pytest
 from flax import serialization
 
 from posekit import train_network
+from posekit.predict.predictor import load_predictor
 from posekit.train.snapshots import (
     METADATA_KEY,
     CorruptSnapshotError,
@@ -112,6 +113,8 @@ def test_corrupt_newest_snapshot_falls_back_to_the_previous(config):
     train_dir = Trainer(config, maxiters=2, **FAST).train_dir
     newest = train_dir / "snapshot-2.msgpack"
     newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 3])
+    with pytest.raises(CorruptSnapshotError, match=r"snapshot-2\.msgpack' is truncated or damaged"):
+        load_predictor(config, snapshot=newest, backend="jax")  # analysis names the file too
     with pytest.warns(UserWarning, match=r"snapshot-2\.msgpack' is truncated or damaged.*snapshot-2\.corrupt"):
         resumed = Trainer(config, maxiters=2, **FAST)
     assert resumed.init_source == "resumed from snapshot-1.msgpack" and int(resumed.state.step) == 1
