@@ -32,7 +32,9 @@ def train_network(
     one (step counter, optimizer state and RNG restored) up to ``maxiters``;
     ``restart=True`` starts over. Snapshots ``train/snapshot-<iter>.msgpack`` are
     written every ``saveiters`` steps and at the end; ``learning_stats.csv`` logs
-    ``iteration, loss, lr`` every ``displayiters``.
+    ``iteration, loss, lr`` every ``displayiters``. A run already at
+    ``maxiters`` (or ``maxiters=0``) trains nothing, and a printed message says
+    so and names the newest snapshot.
 
     Parameters
     ----------
@@ -101,17 +103,18 @@ def train_network(
         from posekit.widgets.training import TrainingWidget
 
         return TrainingWidget(trainer)
-    return trainer.run(callback=_print_progress)
+    return trainer.run(callback=_print_progress, on_state=_print_state)
+
+
+def _print_state(progress: Progress) -> None:
+    if progress.state == "compiling":
+        print(progress.describe(), flush=True)
 
 
 def _print_progress(progress: Progress) -> None:
-    """Print the compiling notice and each logged step (``Trainer.run``'s callback in scripts)."""
-    if progress.state == "compiling":
-        print(progress.describe(), flush=True)
-    elif progress.history and progress.history[-1][0] == progress.step:
-        step, loss, lr = progress.history[-1]
-        print(
-            f"iteration {step}/{progress.maxiters}  loss {loss:.5f}  lr {lr:g}  "
-            f"{progress.images_per_second:.1f} images/s",
-            flush=True,
-        )
+    step, loss, lr = progress.history[-1]
+    print(
+        f"iteration {step}/{progress.maxiters}  loss {loss:.5f}  lr {lr:g}  "
+        f"{progress.images_per_second:.1f} images/s",
+        flush=True,
+    )

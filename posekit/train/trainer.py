@@ -390,14 +390,17 @@ class Trainer:
             "Pass a larger maxiters to train on, or restart=True to start over."
         )
 
-    def run(self, callback: Callable[[Progress], None] | None = None) -> Progress:
+    def run(self, callback: Callable[[Progress], None] | None = None,
+            on_state: Callable[[Progress], None] | None = None) -> Progress:
         """Train from the current step up to ``maxiters``.
 
         Snapshots are written every ``saveiters`` steps and at the end (also when
         stopped); ``learning_stats.csv`` gets a line every ``displayiters``.
-        ``callback(progress)`` is called when :attr:`Progress.state` changes
-        to ``compiling`` and to ``running``, and after each logged step. If
-        training raises, the state becomes ``failed`` and the error propagates.
+        ``callback(progress)`` is called after each logged step;
+        ``on_state(progress)`` when :attr:`Progress.state` becomes
+        ``compiling`` or ``running`` (the ending states are set when this
+        returns or raises). If training raises, the state becomes ``failed``
+        and the error propagates.
         """
         self._stop.clear()
         progress = self.progress
@@ -407,17 +410,18 @@ class Trainer:
             progress.state, progress.note = "finished", self.nothing_to_train()
             return progress
         progress.state = "compiling"
-        if callback is not None:
-            callback(progress)
+        if on_state is not None:
+            on_state(progress)
         try:
-            self._train(start, callback)
+            self._train(start, callback, on_state)
         except BaseException as err:
             progress.state, progress.error = "failed", f"{type(err).__name__}: {err}"
             raise
         progress.state = "finished" if int(self.state.step) >= self.maxiters else "stopped"
         return progress
 
-    def _train(self, start: int, callback: Callable[[Progress], None] | None) -> None:
+    def _train(self, start: int, callback: Callable[[Progress], None] | None,
+               on_state: Callable[[Progress], None] | None) -> None:
         from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
         mesh = Mesh(np.array(self.devices), ("data",))
@@ -434,15 +438,14 @@ class Trainer:
                     b = next(batches)
                     inputs = jax.device_put((b.images, b.sizes, b.keypoints, b.visible), data_sharding)
                     self.state, metrics = self._step_fn(self.state, *inputs)
-                    logged = step % self.displayiters == 0 or step == self.maxiters
                     if step == start + 1:  # compiled: time throughput from here
                         jax.block_until_ready(metrics)
                         t0, n0 = time.perf_counter(), step
                         progress.state, progress.step = "running", step
-                        if callback is not None and not logged:
-                            callback(progress)
+                        if on_state is not None:
+                            on_state(progress)
                     loss_sum, n_losses = loss_sum + metrics["total_loss"], n_losses + 1
-                    if logged:
+                    if step % self.displayiters == 0 or step == self.maxiters:
                         loss, lr = float(loss_sum) / n_losses, float(metrics["lr"])
                         loss_sum, n_losses = 0.0, 0
                         log.write(f"{step}, {loss:.6g}, {lr:.6g}\n")

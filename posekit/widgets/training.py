@@ -64,7 +64,7 @@ class TrainingWidget(W.VBox):
 
     def _run(self) -> None:
         try:
-            self.trainer.run(callback=self._show)
+            self.trainer.run(callback=self._show, on_state=self._show)
         except BaseException as err:  # noqa: BLE001 - the trainer's state says "failed"; kept for callers
             self.error = err
         self._show(self.trainer.progress)

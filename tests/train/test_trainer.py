@@ -141,6 +141,19 @@ def test_data_parallel_on_two_host_devices(config, tmp_path):
     assert "DEVICES 2 2" in out.stdout
 
 
+def test_run_reports_its_states_and_logged_steps(config):
+    trainer = Trainer(config, maxiters=3, displayiters=2, saveiters=3, **FAST)
+    assert trainer.progress.state == "ready"
+    states, logged = [], []
+    progress = trainer.run(callback=lambda p: logged.append((p.history[-1][0], p.state)),
+                           on_state=lambda p: states.append((p.state, p.step, p.describe())))
+    assert states == [("compiling", 0, "compiling the network (the first step can take a minute)…"),
+                      ("running", 1, "running: iteration 1/3")]
+    assert logged == [(2, "running"), (3, "running")]  # the callback only sees logged steps, as before
+    assert progress.state == "finished" and progress.finished
+    assert progress.describe() == "finished at iteration 3, snapshot saved: snapshot-3.msgpack"
+
+
 def test_train_network_and_notebook_widget(config, monkeypatch, capsys):
     from posekit import train_network
     from posekit.widgets.training import TrainingWidget
