@@ -115,14 +115,18 @@ def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: floa
                 if frame.shape != first.shape or frame.dtype != np.uint8:
                     raise ValueError(f"Frame {n} has shape {frame.shape} {frame.dtype}; "
                                      f"expected {first.shape} uint8 like frame 0.")
-                proc.stdin.write(np.ascontiguousarray(frame))
+                try:
+                    proc.stdin.write(np.ascontiguousarray(frame))
+                except OSError as exc:  # ffmpeg exited early (a broken pipe): its log says why
+                    _stop(proc)
+                    raise VideoError(f"ffmpeg failed to write video '{path}' with codec {codec!r} "
+                                     f"({pix_fmt_out}) at frame {n}: {_log_text(log)}") from exc
                 n += 1
-            proc.stdin.close()
+            try:
+                proc.stdin.close()
+            except OSError:  # the exit status and the log below tell what went wrong
+                pass
             returncode = proc.wait()
-        except OSError as exc:
-            _stop(proc)
-            raise VideoError(f"ffmpeg failed to write video '{path}' with codec {codec!r} "
-                             f"({pix_fmt_out}): {exc}; ffmpeg says: {_log_text(log)}") from exc
         except BaseException:
             _stop(proc)
             raise
@@ -135,7 +139,7 @@ def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: floa
 def _command(path: pathlib.Path, width: int, height: int, fps: float, codec: str,
              quality: float | None, pix_fmt_out: str, params: list[str]) -> list[str]:
     """The ffmpeg command ``imageio_ffmpeg.write_frames`` builds for these settings."""
-    rate = fps if isinstance(fps, Fraction) else Fraction(fps).limit_denominator()
+    rate = fps if isinstance(fps, Fraction) else Fraction(float(fps)).limit_denominator()
     cmd = [_ffmpeg(), "-y", "-f", "rawvideo", "-vcodec", "rawvideo", "-s", f"{width:d}x{height:d}",
            "-pix_fmt", "rgb24", "-r", str(rate), "-i", "-", "-an",
            "-vcodec", codec, "-pix_fmt", pix_fmt_out]

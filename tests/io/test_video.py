@@ -451,3 +451,14 @@ def test_write_video_failure_quotes_ffmpeg(tmp_path):
     with pytest.raises(VideoError, match=r"no_such_codec.*[Ee]ncoder not found"):
         write_video(tmp_path / "x.mkv", [np.zeros((16, 16, 3), np.uint8)] * 3, fps=10,
                     codec="no_such_codec")
+
+
+def test_write_video_passes_on_a_failing_frame_source(tmp_path):
+    """An error from the frames (not from ffmpeg) comes out as itself, and ffmpeg is stopped."""
+    def frames():
+        yield np.zeros((16, 16, 3), np.uint8)
+        raise OSError("camera unplugged")
+
+    with pytest.raises(OSError, match="camera unplugged") as info:
+        write_video(tmp_path / "x.avi", frames(), fps=10, codec="ffv1")
+    assert not isinstance(info.value, VideoError)
