@@ -521,6 +521,8 @@ def analyze_videos(
         Folder for the outputs (default: beside each video).
     overwrite
         Analyse again videos this scorer has already analysed (default: skip).
+        A video whose ``.h5`` has no ``_meta.json`` (an interrupted run) is
+        always analysed again.
 
     Returns
     -------
@@ -533,6 +535,9 @@ def analyze_videos(
     FileNotFoundError
         A video does not exist, the shuffle does not exist, or it has no
         snapshot yet (the message says what to run).
+    OSError
+        The output folder (``destfolder``, or the video's folder) cannot be
+        created or written to; raised before any analysis, naming the folder.
 
     Warns
     -----
