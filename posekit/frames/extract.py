@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -199,6 +200,8 @@ def _extract_video(
                     indices.append(index)
                     features.append(downsample(frame, resize_width, color))
             picked = kmeans_indices(indices, features, n_pick, rng)
+        if len(picked):
+            _warn_mixed_sizes(project, stem, (reader.width, reader.height), crop)
         result = Extraction(stem=stem, video=video, n_frames=n, kept=sorted(existing.values()))
         for index in picked:
             path = folder / frame_filename(int(index), n)
@@ -207,3 +210,18 @@ def _extract_video(
                 continue
             result.written.append(write_png(path, reader.read(int(index))))
     return result
+
+
+def _warn_mixed_sizes(project: Project, stem: str, size: tuple[int, int], crop: bool) -> None:
+    """Warn when the folder holds frames of another size than the ones about to be written."""
+    from posekit.frames.grabber import FrameSizeWarning, describe_sizes
+
+    others = {s: n for s, n in project.frame_sizes(stem).items() if s != size}
+    if others:
+        hint = "" if crop else " If the others were cropped with the video's crop box, pass crop=True."
+        warnings.warn(
+            f"'{project.labeled_folder(stem)}' holds frames of another size ({describe_sizes(others)}) than "
+            f"the {size[0]}x{size[1]} frames extracted now: frames in one folder must share one size "
+            f"(label coordinates depend on the crop).{hint}",
+            FrameSizeWarning, stacklevel=5,
+        )

@@ -69,6 +69,19 @@ def test_start_stop_and_crop(project):
     assert np.array_equal(image, full[20:100, 10:110])
 
 
+def test_mixing_cropped_and_full_frames_warns(project):
+    from posekit.frames.grabber import FrameSizeWarning
+
+    stem = project.video_stems()[0]
+    edit_config(project.config_path, {"video_sets": {project.video_key(stem): {"crop": "10, 110, 20, 100"}}})
+    project.reload()
+    extract_frames(project, algo="uniform", crop=True, seed=0)
+    with pytest.warns(FrameSizeWarning, match=r"8 at 100x80.*pass crop=True"):
+        extract_frames(project, algo="uniform", seed=1)  # full frames beside cropped ones
+    with pytest.warns(FrameSizeWarning):  # and the other way round
+        extract_frames(project, algo="uniform", crop=True, seed=2)
+
+
 def test_crop_outside_frame_is_an_error(project):
     stem = project.video_stems()[0]
     key = project.video_key(stem)
