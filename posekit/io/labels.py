@@ -18,17 +18,16 @@ A table read from (or saved to) a file remembers a :class:`LabelFingerprint` of 
 and the labels it held then. :meth:`LabelTable.save` refuses (:class:`LabelConflictError`)
 to replace a pair that another session or program rewrote since; :meth:`LabelTable.rebase`
 re-reads it and re-applies this table's own changes on top, so no one's labels are lost.
+That machinery (fingerprints, the three-way merge) lives in :mod:`posekit.io.label_sync`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any, Literal
 
@@ -51,6 +50,15 @@ from posekit.io.label_files import (
     collected_data_paths,
     read_label_dataframe,
 )
+from posekit.io.label_sync import (
+    DiskChanges,
+    LabelConflictError,
+    LabelFingerprint,
+    _check_file_bodyparts,
+    _rebase_rows,
+    _same_points,
+    _Synced,
+)
 
 __all__ = [
     "COLUMN_NAMES",
@@ -68,102 +76,9 @@ __all__ = [
 
 ImageLike = ImageKey | str | PurePath | Sequence[str]
 
-#: Two label files "agree" when every labelled coordinate differs by less than this (pixels).
-_AGREE_ATOL = 1e-6
-
 
 class LabelConsistencyWarning(UserWarning):
     """The ``.h5`` and ``.csv`` copies of a label file disagree."""
-
-
-class LabelConflictError(LabelError):
-    """A label file changed on disk since a table read or wrote it; saving would drop that change."""
-
-
-# --------------------------------------------------------------------------------------
-# knowing whether the files changed under us
-# --------------------------------------------------------------------------------------
-
-
-def _digest(path: Path) -> str | None:
-    try:
-        data = path.read_bytes()  # label files are small (kB to a few MB): one read
-    except FileNotFoundError:
-        return None
-    return hashlib.blake2b(data).hexdigest()
-
-
-@dataclass(frozen=True)
-class LabelFingerprint:
-    """The content of a ``CollectedData`` ``.h5`` / ``.csv`` pair at one moment.
-
-    Content hashes, not ``(mtime, size, inode)``: a rewritten fixed-format ``.h5`` of the
-    same images and bodyparts has the same size whatever the coordinates; inodes freed by
-    an atomic rename are reused at once (two alternating writers can meet the same one);
-    and mtime is coarse on the network filesystems of shared lab servers. Hashing both
-    files of DeepLabCut's 55-image Reaching example (96 kB) takes about 0.3 ms, next to
-    about 20-50 ms for the save itself.
-
-    Attributes
-    ----------
-    h5, csv : str or None
-        BLAKE2b hex digest of each file; None where the file does not exist.
-    """
-
-    h5: str | None
-    csv: str | None
-
-    @classmethod
-    def of(cls, h5_path: str | os.PathLike, csv_path: str | os.PathLike) -> LabelFingerprint:
-        """Fingerprint the pair as it is on disk now (missing files included)."""
-        return cls(_digest(Path(h5_path)), _digest(Path(csv_path)))
-
-    @property
-    def exists(self) -> bool:
-        """Whether either file exists."""
-        return self.h5 is not None or self.csv is not None
-
-
-@dataclass
-class _Synced:
-    """What the label pair at ``h5`` / ``csv`` held when this table last read or wrote it."""
-
-    h5: Path
-    csv: Path
-    fingerprint: LabelFingerprint
-    file_bodyparts: list[str]  # the file's own columns (empty: no file)
-    table_bodyparts: list[str]  # this table's bodyparts when ``rows`` was taken
-    rows: dict[ImageKey, np.ndarray] = field(repr=False)
-
-
-@dataclass(frozen=True)
-class DiskChanges:
-    """What another writer changed in a label file, as found by :meth:`LabelTable.rebase`.
-
-    Attributes
-    ----------
-    points : frozenset of (ImageKey, str)
-        ``(image, bodypart)`` labels that differ from what this table last read or wrote
-        (images added or removed on disk included).
-    images_added, images_removed : int
-        Image rows that appeared or disappeared on disk.
-    """
-
-    points: frozenset[tuple[ImageKey, str]]
-    images_added: int
-    images_removed: int
-
-    def __bool__(self) -> bool:
-        return bool(self.points or self.images_added or self.images_removed)
-
-    def __str__(self) -> str:
-        images = len({key for key, _ in self.points})
-        parts = [f"{len(self.points)} label(s) in {images} image(s) changed"]
-        if self.images_added:
-            parts.append(f"{self.images_added} image(s) added")
-        if self.images_removed:
-            parts.append(f"{self.images_removed} image(s) removed")
-        return ", ".join(parts)
 
 
 # --------------------------------------------------------------------------------------
@@ -206,17 +121,6 @@ def _as_image_key(image: ImageLike) -> ImageKey:
             "'labeled-data/<video>/img042.png'."
         )
     return (str(parts[0]), str(parts[1]), str(parts[2]))
-
-
-def _same_points(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Per bodypart of two ``(J, 2)`` (or one ``(2,)``) arrays: equal, NaN matching NaN."""
-    return np.isclose(a, b, rtol=0.0, atol=_AGREE_ATOL, equal_nan=True).all(axis=-1)
-
-
-def _padded(row: np.ndarray, n_bodyparts: int) -> np.ndarray:
-    """``row`` with NaN rows appended for bodyparts added since it was taken."""
-    missing = n_bodyparts - len(row)
-    return np.concatenate([row, np.full((missing, 2), np.nan)]) if missing else row
 
 
 def _as_xy(xy: Any) -> tuple[float, float]:
@@ -396,10 +300,7 @@ class LabelTable:
                 f"{len(theirs - mine)} image(s) only in {other_path.name}, "
                 f"{len(mine - theirs)} image(s) missing from it"
             )
-        n_diff = 0
-        for key, arr in self._rows.items():
-            same = np.isclose(arr, other._rows[key], rtol=0.0, atol=_AGREE_ATOL, equal_nan=True)
-            n_diff += int((~same.all(axis=1)).sum())
+        n_diff = sum(int((~_same_points(arr, other._rows[key])).sum()) for key, arr in self._rows.items())
         if n_diff:
             return f"{n_diff} point(s) differ"
         return None
@@ -647,19 +548,8 @@ class LabelTable:
         :meth:`read` detects (warning) and the next ``save`` repairs.
         """
         h5_path, csv_path = self._pair_paths(Path(folder_or_h5_path), self._scorer)
-        synced = self._synced
-        if (
-            not overwrite
-            and synced is not None
-            and (synced.h5, synced.csv) == (h5_path, csv_path)
-            and LabelFingerprint.of(h5_path, csv_path) != synced.fingerprint
-        ):
-            raise LabelConflictError(
-                f"{h5_path} changed on disk since this table last read or saved it (another "
-                "labeling session or program wrote it); saving would drop those labels. Call "
-                "table.rebase() to re-read the file and re-apply this table's changes, then "
-                "save again; or save(..., overwrite=True) to replace it anyway."
-            )
+        if not overwrite and self._synced is not None:
+            self._synced.check_unchanged(h5_path, csv_path)
         frame = self.to_dataframe(row_index)
         _write_label_files(frame, h5_path, csv_path)
         # Hashed after the write (the pair writer keeps its temp files to itself): a writer
@@ -682,7 +572,7 @@ class LabelTable:
         False for a table that never read or saved a file.
         """
         synced = self._synced
-        return synced is not None and LabelFingerprint.of(synced.h5, synced.csv) != synced.fingerprint
+        return synced is not None and synced.changed_on_disk()
 
     def rebase(self) -> DiskChanges:
         """Re-read the label file and re-apply this table's own changes on top of it.
@@ -720,82 +610,13 @@ class LabelTable:
             primary = synced.h5 if fingerprint.h5 is not None else synced.csv
             frame = read_label_dataframe(primary)
             file_parts = list(dict.fromkeys(frame.columns.get_level_values("bodyparts")))
-            added = [b for b in file_parts if b not in self._column]
-            removed = [b for b in synced.file_bodyparts if b not in file_parts]
-            if added or removed:
-                change = (
-                    f"now has bodyparts {added} that this table does not know (was config.yaml "
-                    "edited? re-read the file with the new config bodyparts)"
-                    if added
-                    else f"lost the bodyparts {removed} it had"
-                )
-                raise LabelConflictError(
-                    f"{primary} was rewritten by another session or program and {change}; "
-                    "this table's changes were not re-applied, nothing was saved."
-                )
+            _check_file_bodyparts(primary, file_parts, self._bodyparts, synced.file_bodyparts)
             disk._load_frame(frame, primary)
-        base = {key: _padded(row, len(self._bodyparts)) for key, row in synced.rows.items()}
-        changes = self._disk_changes(base, disk._rows)
-        merged = {key: row.copy() for key, row in disk._rows.items()}
-        conflicts = self._reapply(base, merged)
-        if conflicts:
-            shown = "; ".join(conflicts[:5]) + (f"; and {len(conflicts) - 5} more" if len(conflicts) > 5 else "")
-            raise LabelConflictError(
-                f"{synced.h5} was changed by another session or program at the labels this "
-                f"table changed too ({shown}); nothing was re-applied or saved. Re-read the "
-                "file and redo the change, or save(..., overwrite=True) to keep this table's."
-            )
-        self._rows = merged
+        self._rows, changes = _rebase_rows(synced.rows, self._rows, disk._rows, self._bodyparts, synced.h5)
         self._synced = _Synced(
             synced.h5, synced.csv, fingerprint, file_parts, self.bodyparts, disk._rows
         )
         return changes
-
-    def _disk_changes(
-        self, base: dict[ImageKey, np.ndarray], disk: dict[ImageKey, np.ndarray]
-    ) -> DiskChanges:
-        """What differs between the labels last read or saved (``base``) and ``disk``."""
-        nan_row = np.full((len(self._bodyparts), 2), np.nan)
-        points = set()
-        for key in base.keys() | disk.keys():
-            differs = ~_same_points(base.get(key, nan_row), disk.get(key, nan_row))
-            points.update((key, self._bodyparts[j]) for j in np.flatnonzero(differs))
-        return DiskChanges(
-            frozenset(points), len(disk.keys() - base.keys()), len(base.keys() - disk.keys())
-        )
-
-    def _reapply(
-        self, base: dict[ImageKey, np.ndarray], merged: dict[ImageKey, np.ndarray]
-    ) -> list[str]:
-        """Apply this table's changes since ``base`` to ``merged`` (the disk); return conflicts."""
-        conflicts = []
-        for key in base.keys() - self._rows.keys():  # images removed here
-            theirs = merged.get(key)
-            if theirs is None:
-                continue
-            if _same_points(theirs, base[key]).all():
-                del merged[key]
-            else:
-                conflicts.append(f"{'/'.join(key)} removed here but relabelled there")
-        nan_row = np.full((len(self._bodyparts), 2), np.nan)
-        for key, mine in self._rows.items():
-            old = base.get(key)
-            if old is not None and _same_points(mine, old).all():
-                continue  # untouched here: the disk's row (or its absence) stands
-            theirs = merged.get(key)
-            if theirs is None:
-                if old is not None:
-                    conflicts.append(f"{'/'.join(key)} edited here but removed there")
-                else:
-                    merged[key] = mine.copy()
-                continue
-            old = nan_row if old is None else old
-            for j in np.flatnonzero(~_same_points(mine, old)):
-                if _same_points(theirs[j], old[j]).all() or _same_points(theirs[j], mine[j]).all():
-                    theirs[j] = mine[j]
-                else:
-                    conflicts.append(f"{self._bodyparts[j]} of {'/'.join(key)}")
-        return conflicts
 
     @staticmethod
     def _pair_paths(target: Path, scorer: str) -> tuple[Path, Path]:
