@@ -89,7 +89,6 @@ class _Synced:
     csv: Path
     fingerprint: LabelFingerprint
     file_bodyparts: list[str]  # the file's own columns (empty: no file)
-    table_bodyparts: list[str]  # the table's bodyparts when ``rows`` was taken
     rows: dict[ImageKey, np.ndarray] = field(repr=False)
 
     def changed_on_disk(self) -> bool:

@@ -614,7 +614,7 @@ class LabelTable:
             disk._load_frame(frame, primary)
         self._rows, changes = _rebase_rows(synced.rows, self._rows, disk._rows, self._bodyparts, synced.h5)
         self._synced = _Synced(
-            synced.h5, synced.csv, fingerprint, file_parts, self.bodyparts, disk._rows
+            synced.h5, synced.csv, fingerprint, file_parts, disk._rows
         )
         return changes
 
@@ -643,7 +643,7 @@ class LabelTable:
             fingerprint = LabelFingerprint.of(h5_path, csv_path)
         rows = {key: row.copy() for key, row in self._rows.items()}
         self._synced = _Synced(
-            h5_path, csv_path, fingerprint, list(file_bodyparts), self.bodyparts, rows
+            h5_path, csv_path, fingerprint, list(file_bodyparts), rows
         )
 
     def missing_images(self, project_path: str | os.PathLike) -> list[ImageKey]:
