@@ -25,6 +25,9 @@ from posekit.predict.results import read_poses
 from posekit.refine.machinelabels import MachineLabels
 from posekit.viz.labeled_video import read_analysis
 
+# The crafted files store object columns on purpose; pandas warns that it pickles them.
+pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.PerformanceWarning")
+
 
 class _Payload:
     """Unpickling it creates ``marker`` (a folder): proof that code ran."""
