@@ -40,6 +40,7 @@ __all__ = [
     "ALGORITHMS",
     "DETECTORS",
     "OutlierScores",
+    "arma_fits",
     "check_algorithm",
     "detect_outliers",
     "fit_arma",
@@ -227,6 +228,53 @@ def _default_workers(n_tasks: int) -> int:
     return max(1, min(n_tasks, cpus or 1))
 
 
+def arma_fits(
+    poses: np.ndarray,
+    p_bound: float = 0.01,
+    ARdegree: int = 3,
+    MAdegree: int = 1,
+    alpha: float = 0.01,
+    n_jobs: int | None = None,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """:func:`fit_arma` of x and y of every body part, likelihood < ``p_bound`` = missing.
+
+    Shared by the ``fitting`` outlier detector and ``filterpredictions``'
+    ``arima`` filter.
+
+    Parameters
+    ----------
+    poses
+        (n, J, 3) x, y, likelihood.
+    p_bound, ARdegree, MAdegree, alpha
+        Missing-data bound, ARMA orders, prediction-interval level.
+    n_jobs
+        Worker processes for the 2*J fits (default: the CPUs available; 1 runs
+        them here). Short videos are always fitted in this process.
+
+    Returns
+    -------
+    list of (mean, interval)
+        ``2 * J`` fits in the order body part 0 x, body part 0 y, body part 1 x...
+    """
+    poses = _check_poses(poses)
+    n, n_parts = poses.shape[:2]
+    tasks = []
+    for j in range(n_parts):
+        masked = poses[:, j, :2].copy()
+        masked[~(poses[:, j, 2] >= p_bound)] = np.nan  # uncertain (or NaN likelihood) = missing
+        tasks.extend((masked[:, axis], ARdegree, MAdegree, alpha) for axis in (0, 1))
+    workers = _default_workers(len(tasks)) if n_jobs is None else max(1, int(n_jobs))
+    if workers > 1 and n * len(tasks) >= PARALLEL_MIN_WORK and len(tasks) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # "spawn": forking a kernel that runs JAX (multithreaded) can deadlock.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            return list(pool.map(_fit_task, tasks))
+    return [_fit_task(task) for task in tasks]
+
+
 def fitting_deviations(
     poses: np.ndarray,
     p_bound: float = 0.01,
@@ -237,7 +285,7 @@ def fitting_deviations(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-frame deviation of the observations from per-body-part ARMA fits.
 
-    x and y of every body part are fitted separately (:func:`fit_arma`) with
+    x and y of every body part are fitted separately (:func:`arma_fits`) with
     observations whose likelihood is below ``p_bound`` treated as missing. The
     distance between each (unmasked) observation and its one-step prediction
     is averaged over the body parts that have one.
@@ -262,22 +310,7 @@ def fitting_deviations(
     """
     poses = _check_poses(poses)
     n, n_parts = poses.shape[:2]
-    tasks = []
-    for j in range(n_parts):
-        masked = poses[:, j, :2].copy()
-        masked[~(poses[:, j, 2] >= p_bound)] = np.nan  # uncertain (or NaN likelihood) = missing
-        tasks.extend((masked[:, axis], ARdegree, MAdegree, alpha) for axis in (0, 1))
-    workers = _default_workers(len(tasks)) if n_jobs is None else max(1, int(n_jobs))
-    if workers > 1 and n * len(tasks) >= PARALLEL_MIN_WORK and len(tasks) > 1:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        # "spawn": forking a kernel that runs JAX (multithreaded) can deadlock.
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            fits = list(pool.map(_fit_task, tasks))
-    else:
-        fits = [_fit_task(task) for task in tasks]
+    fits = arma_fits(poses, p_bound, ARdegree, MAdegree, alpha, n_jobs)
     distance = np.full((n, n_parts), np.nan)
     outside = np.full((n, n_parts * 2), np.nan)
     for j in range(n_parts):
