@@ -128,9 +128,11 @@ def test_python_tuple_tag_is_read(tmp_path):
     assert read_config(path)["corner2move2"] == [50, 50]
 
 
-def test_write_order_comments_and_unknown_keys_kept(tmp_path):
+def test_new_file_order_comments_and_unknown_keys_kept(tmp_path):
     path = _write(tmp_path, engine="pytorch", config_version=0, my_key={"a": 1})
     cfg = read_config(path)
+    path = tmp_path / "fresh" / "config.yaml"  # a new file gets DeepLabCut's layout
+    path.parent.mkdir()
     write_config(path, cfg)
     text = path.read_text()
     keys = [line.split(":")[0] for line in text.splitlines() if line and line[0].isalpha()]
@@ -139,7 +141,7 @@ def test_write_order_comments_and_unknown_keys_kept(tmp_path):
     assert keys[-3:] == ["engine", "config_version", "my_key"]
     assert "    # Project definitions (do not edit)" in text
     again = read_config(path)
-    assert again == cfg
+    assert again == {**cfg, "project_path": str(path.parent.resolve())}
 
 
 def test_edit_config_validates(tmp_path):
@@ -185,3 +187,75 @@ def test_moved_project_still_opens(tmp_path):
     cfg = read_config(tmp_path / "b" / "config.yaml")
     assert cfg["project_path"] == str((tmp_path / "b").resolve())
     assert not path.exists()
+
+
+USER_CONFIG = """\
+# my reaching project, see lab notebook p. 12
+Task: t
+scorer: s
+date: Jan5
+bodyparts:   # the parts we track
+  - a
+  - b
+
+# plotting, tuned by hand
+pcutoff: 0.4  # below this the hand is hidden
+colormap: jet
+my_key: 7 # not DeepLabCut's
+video_sets:
+  /x/v.mp4:
+    crop: 0, 320, 0, 240
+skeleton: [[a, b]]
+dotsize: 12
+
+# the end
+"""
+
+
+def test_user_comments_and_key_order_survive_edits(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text(USER_CONFIG)
+    edit_config(path, {"pcutoff": 0.55, "numframes2pick": 7, "bodyparts": ["a", "b", "c"]})
+    expected = (
+        USER_CONFIG.replace("pcutoff: 0.4  #", "pcutoff: 0.55  #")
+        .replace("  - b\n", "  - b\n  - c\n")
+        # edit_config also rewrites project_path (the file's folder), after 'date' as DeepLabCut orders it
+        .replace("date: Jan5\n", f"date: Jan5\nproject_path: {tmp_path.resolve()}\n")
+        # a new known key goes after the file's nearest key before it in DeepLabCut's order
+        # (bodyparts, not the later video_sets), above the comments that open the next block
+        .replace("\n\n# plotting", "\nnumframes2pick: 7\n\n# plotting")
+    )
+    assert path.read_text() == expected
+
+    project = Project.open(path)
+    project.cfg["colormap"] = "viridis"
+    project.cfg["skeleton"] = [["a", "c"]]
+    del project.cfg["my_key"]
+    project.save_config()
+    text = path.read_text()
+    for line in ("# my reaching project, see lab notebook p. 12", "bodyparts:   # the parts we track",
+                 "\n\n# plotting, tuned by hand\n", "pcutoff: 0.55  # below this the hand is hidden",
+                 "colormap: viridis\n", "skeleton: [[a, c]]\n", "\n\n# the end\n"):
+        assert line in text, line
+    assert "my_key" not in text
+    keys = [line.split(":")[0] for line in text.splitlines() if line and line[0].isalpha()]
+    assert keys[:9] == ["Task", "scorer", "date", "multianimalproject", "identity", "project_path",
+                        "bodyparts", "start", "stop"]  # the user's order; missing defaults in DLC's place
+    assert read_config(path) == project.cfg
+
+
+def test_unchanged_config_is_rewritten_byte_identical(reaching_source, tmp_path):
+    path = tmp_path / "config.yaml"
+    shutil.copy(reaching_source / "config.yaml", path)
+    original = path.read_bytes()
+    write_config(path, yaml.safe_load(original))
+    assert path.read_bytes() == original
+    # a real change and its undoing come back to the same bytes too
+    cfg = read_config(path)  # rewrites project_path only
+    assert path.read_bytes() == original.replace(
+        b"WILL BE AUTOMATICALLY UPDATED BY DEMO CODE\n", f"{tmp_path.resolve()}\n".encode(), 1)
+    moved = path.read_bytes()
+    edit_config(path, {"pcutoff": 0.9, "bodyparts": [*cfg["bodyparts"], "Elbow"]})
+    assert path.read_bytes() != moved
+    edit_config(path, {"pcutoff": cfg["pcutoff"], "bodyparts": cfg["bodyparts"]})
+    assert path.read_bytes() == moved
