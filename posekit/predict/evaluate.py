@@ -177,25 +177,32 @@ def _nanmean(values: np.ndarray, axis: int | None = None):
 
 
 def _image_size(path: Path) -> tuple[int, int]:
-    from PIL import Image
+    """``(width, height)`` from the header; ValueError naming the file if it is no image."""
+    from PIL import Image, UnidentifiedImageError
 
-    with Image.open(path) as img:
-        return img.size  # (width, height)
+    try:
+        with Image.open(path) as img:
+            return img.size
+    except (UnidentifiedImageError, OSError) as err:
+        raise ValueError(f"Cannot read image '{path}': {err}") from None
 
 
-def _load(path: Path, size: tuple[int, int]) -> np.ndarray:
+def _load(path: Path, size: tuple[int, int], crop: tuple[int, int, int, int] | None = None) -> np.ndarray:
     from PIL import Image
 
     from posekit.io.images import read_image
 
     image = read_image(path)
+    if crop is not None:
+        x1, x2, y1, y2 = crop
+        image = image[y1:y2, x1:x2]
     if (image.shape[1], image.shape[0]) != size:
         image = np.asarray(Image.fromarray(image).resize(size, Image.BILINEAR))
     return image
 
 
 def predict_images(predictor, paths: Sequence[Path], scale: float = 1.0,
-                   batch_size: int = 8) -> np.ndarray:
+                   batch_size: int = 8, crop: tuple[int, int, int, int] | None = None) -> np.ndarray:
     """Predict still images of any sizes: grouped by size, batched within a group.
 
     Parameters
@@ -210,15 +217,28 @@ def predict_images(predictor, paths: Sequence[Path], scale: float = 1.0,
     batch_size
         Largest batch; a group of ``g`` images uses ``min(g, batch_size)``,
         so odd-sized images are not padded to a full batch.
+    crop
+        ``(x1, x2, y1, y2)``: predict only this box of every image (before
+        ``scale``); the poses are then relative to the box.
 
     Returns
     -------
     numpy.ndarray
         ``(N, J, 3)`` float32 x, y, likelihood.
+
+    Raises
+    ------
+    ValueError
+        An image cannot be read, or ``crop`` reaches outside it (the message names the file).
     """
+    from posekit.project.config import check_crop_inside
+
     groups: dict[tuple[int, int], list[int]] = defaultdict(list)
     for i, path in enumerate(paths):
         w, h = _image_size(path)
+        if crop is not None:
+            check_crop_inside(crop, w, h, where=f"crop (x1, x2, y1, y2) of image '{path}'")
+            w, h = crop[1] - crop[0], crop[3] - crop[2]
         if scale != 1.0:
             w, h = max(round(w * scale), 1), max(round(h * scale), 1)
         groups[(w, h)].append(i)
@@ -229,7 +249,7 @@ def predict_images(predictor, paths: Sequence[Path], scale: float = 1.0,
             predictor.batch_size = max(1, min(int(batch_size), len(indices)))
             for start in range(0, len(indices), predictor.batch_size):
                 chunk = indices[start:start + predictor.batch_size]
-                frames = np.stack([_load(paths[i], size) for i in chunk])
+                frames = np.stack([_load(paths[i], size, crop) for i in chunk])
                 out[chunk] = predictor.predict(frames)
     finally:
         predictor.batch_size = original
