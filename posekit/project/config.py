@@ -385,6 +385,8 @@ def _splice_config(text: str, cfg: Mapping[str, Any]) -> str | None:
     cursor = 0  # first line not yet copied
     for key, (knode, vnode) in nodes.items():
         start, end = knode.start_mark.line, _last_line(vnode) + 1
+        while end - 1 > start and not lines[end - 1].strip():  # a block scalar's trailing blank lines
+            end -= 1
         out.extend(lines[cursor:start])  # the gap before the key: comments, blank lines
         cursor = end
         for new in before.get(key, []):
