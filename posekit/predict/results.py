@@ -42,6 +42,7 @@ __all__ = [
     "H5_KEY",
     "AnalysisPaths",
     "analysis_paths",
+    "filtered_path",
     "pose_columns",
     "poses_from_dataframe",
     "poses_to_dataframe",
@@ -232,6 +233,12 @@ def analysis_paths(
     return AnalysisPaths(
         h5=folder / f"{stem}.h5", csv=folder / f"{stem}.csv", meta=folder / f"{stem}_meta.json"
     )
+
+
+def filtered_path(analysis_h5: str | os.PathLike) -> Path:
+    """``<stem><scorer>_filtered.h5`` beside an analysis file (``filterpredictions``' output)."""
+    analysis_h5 = Path(analysis_h5)
+    return analysis_h5.with_name(f"{analysis_h5.stem}_filtered.h5")
 
 
 def _jsonable(value: Any) -> Any:

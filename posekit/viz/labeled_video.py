@@ -43,6 +43,8 @@ __all__ = [
 
 #: DeepLabCut scorer prefixes of analysis files (``DeepCut`` before 2.1).
 SCORER_PREFIXES = ("DLC_", "DeepCut")
+#: Stem suffix of filterpredictions' output (``<stem><scorer>_filtered.h5``).
+_FILTERED = "_filtered"
 #: Trail dots are drawn this much fainter than the current position.
 TRAIL_ALPHA = 0.75
 #: ``codec`` names DeepLabCut users pass (OpenCV fourccs) -> ffmpeg encoders.
@@ -146,7 +148,8 @@ def read_analysis(path: str | os.PathLike) -> Analysis:
     likelihood = np.full((n, len(bodyparts)), np.nan)
     xy[index] = poses[..., :2]
     likelihood[index] = poses[..., 2]
-    meta_json = path.with_name(f"{path.stem}_meta.json")
+    # a filtered file's metadata (crop) is its analysis's: <stem><scorer>_meta.json
+    meta_json = path.with_name(f"{path.stem.removesuffix(_FILTERED)}_meta.json")
     meta: dict[str, Any] = {}
     if meta_json.is_file():
         meta = dict(read_metadata(meta_json))
@@ -191,8 +194,9 @@ def find_analysis_file(
     shuffle: int = 1,
     destfolder: str | os.PathLike | None = None,
     scorer: str | None = None,
+    filtered: bool = False,
 ) -> Path:
-    """The ``analyze_videos`` output of ``video``.
+    """The ``analyze_videos`` output of ``video`` (or its ``filterpredictions`` output).
 
     Looks in ``destfolder`` (default: the video's folder) for
     ``<stem><scorer>.h5``. With ``scorer`` (the current snapshot's, see
@@ -200,13 +204,27 @@ def find_analysis_file(
     missing, any ``<stem>DLC_*.h5`` (or legacy ``DeepCut*``) of the same
     ``shuffle`` is taken, the most recently written one if there are several,
     with a warning saying which (``_filtered`` files are never picked).
+    With ``filtered``, that analysis's ``<stem><scorer>_filtered.h5`` is returned.
 
     Raises
     ------
     FileNotFoundError
         If there is no analysis of this video and shuffle; the message says to
-        run ``analyze_videos``.
+        run ``analyze_videos``. With ``filtered``, also if the analysis has no
+        filtered file; the message says to run ``filterpredictions``.
     """
+    if filtered:
+        from posekit.predict.results import filtered_path
+
+        analysis = find_analysis_file(video, shuffle, destfolder, scorer)
+        path = filtered_path(analysis)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"No filtered analysis of video '{video}': '{path.name}' does not exist in "
+                f"'{path.parent}'. Run posekit.filterpredictions(config, ['{video}'], shuffle={shuffle}"
+                + (f", destfolder='{destfolder}'" if destfolder is not None else "")
+                + ") first, or pass filtered=False.")
+        return path
     video = Path(video)
     folder = Path(destfolder) if destfolder is not None else video.parent
     stem = video.stem
@@ -284,8 +302,14 @@ def resolve_videos(project: Project, videos: str | os.PathLike | Iterable[str | 
 
 
 def labeled_video_path(analysis_path: str | os.PathLike) -> Path:
-    """``<stem><scorer>_labeled.mp4`` beside the analysis file (DeepLabCut's name)."""
+    """``<stem><scorer>_labeled.mp4`` beside the analysis file (DeepLabCut's names).
+
+    For a filtered analysis ``<stem><scorer>_filtered.h5`` it is
+    ``<stem><scorer>filtered_labeled.mp4`` (no underscore before ``filtered``).
+    """
     analysis_path = Path(analysis_path)
+    if analysis_path.stem.endswith(_FILTERED):
+        return analysis_path.with_name(f"{analysis_path.stem[:-len(_FILTERED)]}filtered_labeled.mp4")
     return analysis_path.with_name(f"{analysis_path.stem}_labeled.mp4")
 
 
@@ -437,6 +461,7 @@ def create_labeled_video(
     codec: str = "libx264",
     overwrite: bool = False,
     destfolder: str | os.PathLike | None = None,
+    filtered: bool = False,
 ):
     """Draw the predicted poses on videos: ``<stem><scorer>_labeled.mp4``.
 
@@ -473,6 +498,9 @@ def create_labeled_video(
     destfolder
         Folder holding the analyses and receiving the labeled videos
         (default: each video's folder).
+    filtered
+        Draw the ``filterpredictions`` output instead, into
+        ``<stem><scorer>filtered_labeled.mp4`` (DeepLabCut's name).
 
     Returns
     -------
@@ -496,7 +524,7 @@ def create_labeled_video(
     _displayed(displayedbodyparts, project.bodyparts, project.config_path)  # fail early
     jobs = []
     for video in paths:  # find every analysis first: fail before any work
-        h5 = find_analysis_file(video, shuffle, destfolder, scorer)
+        h5 = find_analysis_file(video, shuffle, destfolder, scorer, filtered=filtered)
         jobs.append((video, h5, labeled_video_path(h5)))
     outputs = []
     for video, h5, out in jobs:

@@ -158,12 +158,14 @@ def plot_trajectories(
     destfolder: str | os.PathLike | None = None,
     imagetype: str = ".png",
     resolution: int = 100,
+    filtered: bool = False,
 ):
     """Plot the predicted trajectories of analysed videos.
 
     Writes ``<folder>/plot-poses/<stem>/`` with ``trajectory``, ``plot``,
     ``plot-likelihood`` and ``hist`` images (see :func:`trajectory_figures`),
-    where ``<folder>`` is ``destfolder`` or the video's folder.
+    where ``<folder>`` is ``destfolder`` or the video's folder; with
+    ``filtered`` they are ``trajectory_filtered`` etc. (DeepLabCut's names).
 
     Parameters
     ----------
@@ -182,6 +184,8 @@ def plot_trajectories(
         Image suffix (``.png``, ``.pdf``, ``.svg``, ``.jpg``...).
     resolution
         Dots per inch of the saved images.
+    filtered
+        Plot the ``filterpredictions`` output (``<stem><scorer>_filtered.h5``).
 
     Returns
     -------
@@ -199,7 +203,8 @@ def plot_trajectories(
     paths = resolve_videos(project, videos)
     scorer = current_scorer(project, shuffle, trainingsetindex)
     suffix = imagetype if imagetype.startswith(".") else f".{imagetype}"
-    found = [(video, find_analysis_file(video, shuffle, destfolder, scorer)) for video in paths]
+    found = [(video, find_analysis_file(video, shuffle, destfolder, scorer, filtered=filtered))
+             for video in paths]
     results: dict[str, TrajectoryPlots] = {}
     for video, h5 in found:
         analysis = read_analysis(h5)
@@ -208,7 +213,7 @@ def plot_trajectories(
         figures = trajectory_figures(analysis, project.cfg)
         result = TrajectoryPlots(stem=video.stem, analysis=h5, folder=folder, figures=figures)
         for name, fig in figures.items():
-            result.paths[name] = folder / f"{name}{suffix}"
+            result.paths[name] = folder / f"{name}{'_filtered' if filtered else ''}{suffix}"
             fig.savefig(result.paths[name], dpi=resolution)
         results[video.stem] = result
     if showfigures or in_notebook():
