@@ -339,8 +339,8 @@ def kalman_filter(
     """
     poses = _check_poses(poses)
     windowlength = int(_number(windowlength, "windowlength"))
-    r = None if measurement_noise is None else _number(measurement_noise, "measurement_noise") ** 2
-    q = None if process_noise is None else _number(process_noise, "process_noise") ** 2
+    r = None if measurement_noise is None else _positive(measurement_noise, "measurement_noise") ** 2
+    q = None if process_noise is None else _positive(process_noise, "process_noise") ** 2
     n, n_parts = poses.shape[:2]
     out = poses.copy()
     observed_part = _observed(poses, p_bound)
@@ -458,6 +458,14 @@ def _number(value: Any, name: str) -> float:
     if not np.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value!r}.")
     return float(value)
+
+
+def _positive(value: Any, name: str) -> float:
+    number = _number(value, name)
+    if number <= 0:
+        raise ValueError(f"{name} must be positive (a standard deviation), got {value!r}; "
+                         "None estimates it from the data.")
+    return number
 
 
 def _positive_int(value: Any, name: str, allow_zero: bool = False) -> int:

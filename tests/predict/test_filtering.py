@@ -152,6 +152,8 @@ def test_filter_predictions_dispatch_and_errors():
         filter_predictions(poses, "kalman", p_bound=5)
     with pytest.raises(ValueError, match="windowlength must be a positive integer"):
         filter_predictions(poses, "median", windowlength=0)
+    with pytest.raises(ValueError, match="measurement_noise must be positive"):
+        filter_predictions(poses, "kalman", measurement_noise=-2.0)
     with pytest.raises(ValueError, match=r"shape \(n_frames, n_bodyparts, 3\)"):
         filter_predictions(poses[..., :2], "median")
 
@@ -199,6 +201,10 @@ def test_filterpredictions_without_analysis_says_to_analyze(synthetic_copy):
         filterpredictions(synthetic_copy, [video])
     with pytest.raises(ValueError, match="Unknown filtertype"):
         filterpredictions(synthetic_copy, [video], filtertype="mean")
+    with pytest.raises(ValueError, match=r"No video with suffix '\.avi'"):
+        filterpredictions(synthetic_copy, [video], videotype="avi")
+    with pytest.raises(ValueError, match="modelprefix='other' is not supported"):
+        filterpredictions(synthetic_copy, [video], modelprefix="other")
 
 
 def test_filtered_true_reads_the_filtered_file_and_uses_deeplabcuts_names(analysed):
