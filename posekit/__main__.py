@@ -75,7 +75,7 @@ def demo(workdir: Path, n_frames: int, numframes2pick: int, seed: int, maxiters:
         f"{p.images_per_second:.0f} images/s", flush=True))
     print(f"snapshots:        {', '.join(str(p) for p in progress.snapshots)}")
     results = evaluate_network(config)
-    row = results.iloc[-1]
+    row = results.table.iloc[-1]
     train_error, test_error = float(row[" Train error(px)"]), float(row[" Test error(px)"])
     print(f"evaluation:       train error {train_error:.2f} px, test error {test_error:.2f} px")
     video = project.video_path(project.video_stems()[0])

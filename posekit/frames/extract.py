@@ -7,7 +7,6 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -32,17 +31,16 @@ class Extraction:
 
 def extract_frames(
     config: str | os.PathLike | Project,
-    mode: str = "automatic",
     algo: str = "kmeans",
-    crop: bool | str = False,
+    crop: bool = False,
     userfeedback: bool = False,
     cluster_step: int = 1,
     cluster_resizewidth: int = 30,
     cluster_color: bool = False,
     videos_list: Sequence[str | os.PathLike] | None = None,
     seed: int | None = None,
-) -> dict[str, Extraction] | Any:
-    """Extract frames to label from the project's videos.
+) -> dict[str, Extraction]:
+    """Pick and extract frames to label from the project's videos (``mode="automatic"``).
 
     Frames are saved as ``labeled-data/<stem>/img<index>.png`` (DeepLabCut's zero
     padding). Frames already on disk are kept and never overwritten; newly
@@ -52,17 +50,12 @@ def extract_frames(
     ----------
     config
         Path of the project's ``config.yaml`` (or an open Project).
-    mode
-        ``"automatic"``, or ``"manual"``: returns the frame-grabber widget (scrub a
-        video, grab frames by hand; works headless too, see
-        :class:`posekit.frames.grabber.FrameGrabber`).
     algo
         ``"kmeans"`` (one frame per cluster of downsampled frames, for visual
         diversity) or ``"uniform"`` (uniformly random frames).
     crop
-        ``True`` crops each frame with the video's ``video_sets`` crop box, so labels
-        are in cropped-image coordinates. ``"GUI"`` returns a crop-box editor per
-        video: "Apply" writes the box to config.yaml and extracts with it.
+        Crop each frame with the video's ``video_sets`` crop box, so labels are in
+        cropped-image coordinates.
     userfeedback
         Ask, per video, whether to extract from it.
     cluster_step
@@ -78,14 +71,13 @@ def extract_frames(
 
     Returns
     -------
-    dict of str to Extraction, or FrameGrabberWidget
-        Per video stem: the frames written and those already there
-        (``mode="manual"``: the grabber widget).
+    dict of str to Extraction
+        Per video stem: the frames written and those already there.
 
     Raises
     ------
     ValueError
-        On an unknown mode or algorithm.
+        On an unknown algorithm.
     FileNotFoundError, posekit.errors.VideoError
         If a video is missing or unreadable (the message names it).
 
@@ -94,60 +86,23 @@ def extract_frames(
     posekit.io.video.TruncatedVideoWarning
         A video decodes fewer frames than its container states; frames are
         picked among those that decode, and the warning gives both counts.
+    posekit.frames.grabber.FrameSizeWarning
+        The folder would hold frames of two sizes (cropped and full).
     """
-    if mode == "manual":
-        from posekit.widgets.grabber import manual_extraction
-
-        first = video_stem(str(videos_list[0])) if videos_list else None
-        return manual_extraction(config, stem=first, crop=crop is True)
-    if mode != "automatic":
-        raise ValueError(f"mode={mode!r} is not known; use 'automatic' or 'manual'.")
     if algo not in ALGORITHMS:
         raise ValueError(f"algo={algo!r} is not known; use one of {ALGORITHMS}.")
     if not isinstance(cluster_step, int) or cluster_step < 1:
         raise ValueError(f"cluster_step must be a positive integer, got {cluster_step!r}.")
     project = Project.open(config)
-    stems = _selected_stems(project, videos_list)
     rng = np.random.default_rng(seed)
-
-    def extract(stem: str, cropped: bool) -> Extraction:
-        project.reload()  # the crop editor may have changed config.yaml
-        return _extract_video(
-            project, stem, algo, cropped, cluster_step, cluster_resizewidth, cluster_color, rng
-        )
-
-    if crop == "GUI":
-        return _crop_then_extract(project, stems, extract)
     results = {}
-    for stem in stems:
+    for stem in _selected_stems(project, videos_list):
         if userfeedback and not ask_yes_no(f"Extract frames from '{stem}'? (yes/no) "):
             continue
-        results[stem] = extract(stem, bool(crop))
+        results[stem] = _extract_video(
+            project, stem, algo, bool(crop), cluster_step, cluster_resizewidth, cluster_color, rng
+        )
     return results
-
-
-def _crop_then_extract(project: Project, stems: list[str], extract) -> Any:
-    """One crop-box editor per video; Apply writes the box, then extracts with it.
-
-    The extraction of each video lands in the returned widget's ``results``.
-    """
-    import ipywidgets as W
-
-    from posekit.widgets.crop_editor import crop_editor
-
-    results: dict[str, Extraction] = {}
-    editors = []
-    for stem in stems:
-        def on_apply(_box, stem=stem):
-            results[stem] = extract(stem, True)
-
-        editors.append(crop_editor(project, stem, on_apply=on_apply))
-    if len(editors) == 1:
-        widget = editors[0]
-    else:
-        widget = W.Tab(children=editors, titles=tuple(stems))
-    widget.results = results
-    return widget
 
 
 def _selected_stems(project: Project, videos_list) -> list[str]:

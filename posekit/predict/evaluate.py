@@ -426,6 +426,22 @@ def _plot(result: SnapshotEvaluation, project: Project, paths: list[Path], human
     result.labeled_folder = out
 
 
+@dataclass
+class EvaluationReport:
+    """What :func:`evaluate_network` measured.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        DeepLabCut's results table (its column names), one row per shuffle and snapshot.
+    evaluations : list of SnapshotEvaluation
+        Per snapshot: errors, per-bodypart errors, files written.
+    """
+
+    table: pd.DataFrame
+    evaluations: list[SnapshotEvaluation]
+
+
 def evaluate_network(
     config: str | os.PathLike | Project,
     Shuffles: Iterable[int] = (1,),  # DeepLabCut's name
@@ -436,7 +452,7 @@ def evaluate_network(
     rescale: bool = False,
     snapshots: str | int | Sequence[int] | None = None,
     batch_size: int | None = None,
-):
+) -> EvaluationReport:
     """Evaluate trained snapshots on the labelled images: train and test errors in pixels.
 
     Parameters
@@ -469,17 +485,13 @@ def evaluate_network(
 
     Returns
     -------
-    pandas.DataFrame or EvaluationBrowser
-        Headless: the results table (DeepLabCut's columns, one row per
-        shuffle and snapshot). In a notebook: a browser widget of the
-        labelled images and the errors (its ``results`` attribute holds the
-        table and ``evaluations`` the :class:`SnapshotEvaluation` objects).
+    EvaluationReport
+        ``table``: DeepLabCut's results table (one row per shuffle and
+        snapshot); ``evaluations``: the :class:`SnapshotEvaluation` of each.
     """
     from posekit.dataset.training_set import TrainingSet
     from posekit.predict.analyze import _train_dir
     from posekit.predict.predictor import select_snapshots
-    from posekit.utils.notebook import in_notebook
-
     project = Project.open(config)
     selection = _snapshot_selection(project, snapshots)
     batch = int(batch_size or project.cfg.get("batch_size") or 8)
@@ -530,9 +542,4 @@ def evaluate_network(
             _write_results(folder / f"{done[-1].scorer}-results.csv", rows)
             _write_results(folder.parent / COMBINED_RESULTS, rows)
             evaluations.extend(done)
-    table = results_table(evaluations)
-    if in_notebook():
-        from posekit.widgets.evaluation import EvaluationBrowser
-
-        return EvaluationBrowser(evaluations, table)
-    return table
+    return EvaluationReport(results_table(evaluations), evaluations)

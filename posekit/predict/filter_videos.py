@@ -38,7 +38,9 @@ class FilterReport:
     params : dict
         The filter's parameters as applied.
     filtered : dict of Path to Path
-        Per video, its ``<stem><scorer>_filtered.h5``.
+        Per video filtered now, its ``<stem><scorer>_filtered.h5``.
+    skipped : dict of Path to Path
+        Per video already filtered (left as it was), its filtered file.
     csv : list of Path
         The ``_filtered.csv`` files written (``save_as_csv``).
     """
@@ -46,6 +48,7 @@ class FilterReport:
     filtertype: str
     params: dict[str, Any]
     filtered: dict[Path, Path] = field(default_factory=dict)
+    skipped: dict[Path, Path] = field(default_factory=dict)
     csv: list[Path] = field(default_factory=list)
 
     @property
@@ -122,13 +125,15 @@ def filterpredictions(
     *,
     measurement_noise: float | None = None,
     process_noise: float | None = None,
+    overwrite: bool = False,
 ) -> FilterReport:
     """Filter the predictions of analysed videos (DeepLabCut's ``filterpredictions``).
 
     For each video, its analysis ``<stem><scorer>.h5`` (found as by
     ``create_labeled_video``) is filtered into ``<stem><scorer>_filtered.h5``
-    (and ``.csv``) beside it, with the same index and columns. Running again
-    replaces the filtered files. Use them with ``create_labeled_video(...,
+    (and ``.csv``) beside it, with the same index and columns. A video whose
+    filtered file exists is skipped, as in DeepLabCut (``overwrite=True`` filters
+    it again). Use them with ``create_labeled_video(...,
     filtered=True)`` and ``plot_trajectories(..., filtered=True)``.
 
     Parameters
@@ -161,11 +166,13 @@ def filterpredictions(
     measurement_noise, process_noise
         ``kalman``: detection noise in px at likelihood 1, and acceleration
         noise; estimated from the data when None.
+    overwrite
+        Filter again videos that have a filtered file.
 
     Returns
     -------
     FilterReport
-        The files written.
+        The files written, and those skipped.
 
     Raises
     ------
@@ -199,10 +206,15 @@ def filterpredictions(
     analyses = {v: find_analysis_file(v, shuffle, destfolder, scorer) for v in paths}  # fail early
     report = FilterReport(filtertype=filtertype, params=params)
     for video_path, h5 in analyses.items():
-        replaced = filtered_path(h5).exists()
+        existing = filtered_path(h5)
+        was_there = existing.exists()
+        if was_there and not overwrite:  # DeepLabCut skips a video already filtered
+            print(f"'{h5.name}' is already filtered ('{existing.name}'); skipped (overwrite=True filters again).")
+            report.skipped[video_path] = existing
+            continue
         out_h5, out_csv = filter_analysis_file(h5, filtertype, save_as_csv, **params)
         report.filtered[video_path] = out_h5
         if out_csv is not None:
             report.csv.append(out_csv)
-        print(f"Filtered ({filtertype}) '{h5.name}' -> '{out_h5}'" + (" (replaced)." if replaced else "."))
+        print(f"Filtered ({filtertype}) '{h5.name}' -> '{out_h5}'" + (" (replaced)." if was_there else "."))
     return report

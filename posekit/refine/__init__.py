@@ -1,6 +1,6 @@
 """The refinement loop: outlier frames, machine labels, refinement, next iteration.
 
-``extract_outlier_frames`` finds frames where the network is probably wrong
+``find_outlier_candidates`` (behind ``extract_outlier_frames``) finds frames where the network is probably wrong
 (:mod:`posekit.refine.outliers`: pure detectors on prediction arrays) and
 extracts them with the network's predictions as machine labels
 (:mod:`posekit.refine.machinelabels`); :class:`RefinementSession` (the state
@@ -9,7 +9,7 @@ behind ``refine_labels``) turns corrected frames into CollectedData rows;
 ``previous_iteration_snapshot`` names the network to continue training from.
 """
 
-from posekit.refine.extract import extract_outlier_frames, find_outliers
+from posekit.refine.extract import OutlierCandidates, find_outlier_candidates, find_outliers
 from posekit.refine.machinelabels import MachineLabels, machinelabels_path
 from posekit.refine.merge import (
     MergeReport,
@@ -23,10 +23,11 @@ __all__ = [
     "ALGORITHMS",
     "MachineLabels",
     "MergeReport",
+    "OutlierCandidates",
     "OutlierScores",
     "RefinementSession",
     "detect_outliers",
-    "extract_outlier_frames",
+    "find_outlier_candidates",
     "find_outliers",
     "machinelabels_path",
     "merge_datasets",

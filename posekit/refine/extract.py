@@ -63,15 +63,17 @@ from posekit.refine.outliers import (
     detect_outliers,
     select_bodyparts,
 )
-from posekit.utils.prompt import ask_yes_no
 
 __all__ = [
     "EXTRACTION_ALGORITHMS",
+    "OutlierCandidates",
     "OutlierExtraction",
     "OutlierSearch",
+    "ensure_project_video",
     "extract_candidates",
-    "extract_outlier_frames",
+    "find_outlier_candidates",
     "find_outliers",
+    "outlier_videos",
 ]
 
 EXTRACTION_ALGORITHMS = ("kmeans", "uniform")
@@ -332,7 +334,7 @@ class OutlierExtraction:
         )
 
 
-def _ensure_video(project: Project, video: Path) -> bool:
+def ensure_project_video(project: Project, video: Path) -> bool:
     """Add ``video`` to the project unless a video of that stem is there; True if added."""
     from posekit.project.create import add_new_videos
 
@@ -399,7 +401,7 @@ def extract_candidates(
         )
     project = Project.open(config)
     rng = np.random.default_rng(seed)
-    added = _ensure_video(project, search.video)
+    added = ensure_project_video(project, search.video)
     stem = search.stem
     result = OutlierExtraction(stem=stem, video=search.video, added_video=added)
     folder = project.labeled_folder(stem)
@@ -476,7 +478,55 @@ def _draw(project: Project, frame: np.ndarray, pose: np.ndarray, colors: np.ndar
 # --------------------------------------------------------------------------- #
 
 
-def extract_outlier_frames(
+@dataclass
+class OutlierCandidates:
+    """The outlier candidates of some videos, and what was extracted of them.
+
+    Made by :func:`find_outlier_candidates`; :meth:`extract` saves the picked frames
+    and machine labels of one video (or of all).
+
+    Attributes
+    ----------
+    project : Project
+    searches : list of OutlierSearch
+        Per video, the candidates found.
+    options : dict
+        ``extract_candidates`` options (extraction algorithm, k-means size and colour,
+        ``savelabeled``, ``seed``).
+    results : dict of str to OutlierExtraction
+        Per video stem, what was extracted so far.
+    """
+
+    project: Project
+    searches: list[OutlierSearch]
+    options: dict[str, Any]
+    results: dict[str, OutlierExtraction] = field(default_factory=dict)
+
+    def extract(self, search: OutlierSearch | None = None) -> dict[str, OutlierExtraction]:
+        """Extract the candidates of ``search`` (default: of every video not extracted yet)."""
+        for one in [search] if search is not None else self.searches:
+            if one.stem not in self.results:
+                self.results[one.stem] = self.extract_one(one)
+        return self.results
+
+    def extract_one(self, search: OutlierSearch) -> OutlierExtraction:
+        """Extract one video's candidates (again, if it was extracted before)."""
+        n_pick = min(len(search.new_candidates), int(self.project.cfg["numframes2pick"]))
+        result = (extract_candidates(self.project, search, **self.options) if n_pick
+                  else OutlierExtraction(search.stem, search.video))
+        self.results[search.stem] = result
+        return result
+
+    def summary(self) -> str:
+        """What was found (and extracted) per video."""
+        lines = []
+        for search in self.searches:
+            done = self.results.get(search.stem)
+            lines.append(done.summary() if done is not None else search.summary())
+        return "\n".join(lines)
+
+
+def find_outlier_candidates(
     config: str | os.PathLike | Project,
     videos: str | os.PathLike | Sequence[str | os.PathLike],
     shuffle: int = 1,
@@ -489,7 +539,6 @@ def extract_outlier_frames(
     MAdegree: int = 1,
     alpha: float = 0.01,
     extractionalgorithm: str = "kmeans",
-    automatic: bool = False,
     cluster_resizewidth: int = 30,
     cluster_color: bool = False,
     savelabeled: bool = False,
@@ -498,14 +547,15 @@ def extract_outlier_frames(
     *,
     videotype: str = "",
     frames2use: Sequence[int] | None = None,
-) -> dict[str, OutlierExtraction] | Any:
-    """Extract frames where the network is probably wrong, with its predictions as machine labels.
+) -> OutlierCandidates:
+    """Find frames where the network is probably wrong (stage 1 of ``extract_outlier_frames``).
 
-    Reads the analysis of each video (run ``analyze_videos`` first), flags
-    outlier frames within config ``start``/``stop``, picks at most
-    ``numframes2pick`` of them and saves them to ``labeled-data/<stem>/`` with
-    the network's predictions in ``machinelabels-iter<N>.h5``; correct them
-    with ``refine_labels``, then ``merge_datasets``.
+    Reads the analysis of each video (run ``analyze_videos`` first) and flags
+    outlier frames within config ``start``/``stop``; nothing is written until
+    :meth:`OutlierCandidates.extract`, which picks at most ``numframes2pick`` of
+    them and saves them to ``labeled-data/<stem>/`` with the network's predictions
+    in ``machinelabels-iter<N>.h5`` (correct them with ``refine_labels``, then
+    ``merge_datasets``).
 
     Parameters
     ----------
@@ -518,8 +568,8 @@ def extract_outlier_frames(
     outlieralgorithm
         ``"jump"`` (a body part moved more than ``epsilon`` px since the previous
         frame), ``"uncertain"`` (a likelihood below ``p_bound``), ``"fitting"``
-        (deviation from per-body-part ARMA fits above ``epsilon``), ``"manual"``
-        (returns the frame grabber on the first video) or ``"list"`` (``frames2use``).
+        (deviation from per-body-part ARMA fits above ``epsilon``) or ``"list"``
+        (``frames2use``).
     comparisonbodyparts
         ``"all"`` or the body parts to look at.
     epsilon, p_bound, ARdegree, MAdegree, alpha
@@ -527,9 +577,6 @@ def extract_outlier_frames(
     extractionalgorithm
         ``"kmeans"`` (visually diverse frames) or ``"uniform"`` (random) to thin
         the candidates to ``numframes2pick``.
-    automatic
-        Extract without asking. Otherwise a notebook shows the candidates (counts,
-        a score plot, Extract / Cancel buttons) and a script asks ``yes/no`` per video.
     cluster_resizewidth, cluster_color
         k-means frame size and colour (as ``extract_frames``).
     savelabeled
@@ -545,10 +592,7 @@ def extract_outlier_frames(
 
     Returns
     -------
-    dict of str to OutlierExtraction, OutlierWidget or FrameGrabberWidget
-        Per video stem, what was extracted; in a notebook without ``automatic``
-        the confirmation widget (its ``results`` fill in on Extract); for
-        ``"manual"`` the frame grabber.
+    OutlierCandidates
 
     Raises
     ------
@@ -557,25 +601,14 @@ def extract_outlier_frames(
     FileNotFoundError
         Missing video, snapshot or analysis file (the message says what to run).
     """
-    check_algorithm(outlieralgorithm, ALGORITHMS)
+    check_algorithm(outlieralgorithm, [a for a in ALGORITHMS if a != "manual"])
     if extractionalgorithm not in EXTRACTION_ALGORITHMS:
         raise ValueError(
             f"extractionalgorithm={extractionalgorithm!r} is not known; use one of "
             f"{list(EXTRACTION_ALGORITHMS)}."
         )
-    from posekit.predict.analyze import list_videos
-
     project = Project.open(config)
-    files = list_videos(videos, videotype)
-    if not files:
-        raise FileNotFoundError(f"No video found in {videos!r} (videotype {videotype!r}).")
-    if outlieralgorithm == "manual":
-        from posekit.widgets.grabber import manual_extraction
-
-        for video in files:
-            _ensure_video(project, video)
-        return manual_extraction(project, stem=video_stem(str(files[0])),
-                                 crop=bool(project.cfg.get("cropping")))
+    files = outlier_videos(project, videos, videotype)
     searches = find_outliers(
         project, files, shuffle, trainingsetindex, outlieralgorithm, comparisonbodyparts,
         epsilon, p_bound, ARdegree, MAdegree, alpha, destfolder, frames2use,
@@ -587,33 +620,22 @@ def extract_outlier_frames(
         "savelabeled": savelabeled,
         "seed": seed,
     }
+    return OutlierCandidates(project, searches, options)
 
-    def extract(search: OutlierSearch) -> OutlierExtraction:
-        return extract_candidates(project, search, **options)
 
-    if not automatic:
-        from posekit.utils.notebook import in_notebook
+def outlier_videos(
+    project: Project, videos: str | os.PathLike | Sequence[str | os.PathLike], videotype: str = ""
+) -> list[Path]:
+    """The video files ``extract_outlier_frames`` looks at.
 
-        if in_notebook():
-            from posekit.widgets.outliers import OutlierWidget
+    Raises
+    ------
+    FileNotFoundError
+        If ``videos`` names no video.
+    """
+    from posekit.predict.analyze import list_videos
 
-            return OutlierWidget(searches, extract)
-    results: dict[str, OutlierExtraction] = {}
-    for search in searches:
-        n_new = len(search.new_candidates)
-        n_pick = min(n_new, int(project.cfg["numframes2pick"]))
-        print(search.summary())
-        if n_pick == 0:
-            results[search.stem] = OutlierExtraction(search.stem, search.video)
-            continue
-        if not automatic:
-            question = f"Extract {n_pick} of the {n_new} new outlier frame(s) of '{search.stem}'? (yes/no) "
-            if not ask_yes_no(question):
-                print("Nothing extracted; change epsilon / p_bound or the algorithm and try again.")
-                continue
-        results[search.stem] = extract(search)
-        print(results[search.stem].summary())
-    if any(r.picked for r in results.values()):
-        print("Next: correct the machine labels with posekit.refine_labels(config), then "
-              "posekit.merge_datasets(config).")
-    return results
+    files = list_videos(videos, videotype)
+    if not files:
+        raise FileNotFoundError(f"No video found in {videos!r} (videotype {videotype!r}).")
+    return files

@@ -233,7 +233,7 @@ def merge_datasets(
     -------
     MergeReport
         Whether it merged, the new iteration and, per folder, the images the
-        next ``create_training_dataset`` includes (printed too outside a notebook).
+        next ``create_training_dataset`` includes (also printed).
 
     Warns
     -----
@@ -241,8 +241,6 @@ def merge_datasets(
         When it does not merge, with the report (so the reason shows even if
         the call is not the last line of a notebook cell).
     """
-    from posekit.utils.notebook import in_notebook
-
     project = Project.open(config)
     stems = [s for s in project.labeled_data_stems() if not s.startswith(".")]
     folders = [_folder_status(project, s) for s in stems]
@@ -282,8 +280,7 @@ def merge_datasets(
     edit_config(project.config_path, {"iteration": new})
     _write_last_merge(project, old, new, folders)
     report = MergeReport(True, old, new, folders)
-    if not in_notebook():
-        print(report.summary())
+    print(report.summary())
     return report
 
 

@@ -185,7 +185,7 @@ class Trainer:
         Accumulate the gradient over slices of this many images (pose_cfg
         ``micro_batch_size``; 0: the whole batch at once; None: pose_cfg's
         value, else :func:`auto_micro_batch_size`), see
-        :func:`~posekit.train.train_network.train_network`.
+        :func:`posekit.train_network`.
     """
 
     def __init__(

@@ -7,11 +7,9 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from posekit.io.images import read_image, write_png
 from posekit.project.project import Project
-from posekit.utils.notebook import in_notebook
 from posekit.viz.colors import bodypart_colors, named_color
 from posekit.viz.draw import draw_pose
 
@@ -37,26 +35,6 @@ def skeleton_indices(project: Project, bodyparts: list[str] | None = None) -> li
         for a, b, *_ in project.cfg.get("skeleton") or []
         if a in parts and b in parts
     ]
-
-
-def check_labels(
-    config: str | os.PathLike | Project,
-    draw_skeleton: bool = True,
-    marker: str = "+",
-    workers: int = 2,
-) -> dict[str, LabelCheck] | Any:
-    """Draw the labels of every labeled video onto its frames, for checking by eye.
-
-    See :func:`write_labeled_images` (the headless work) for what is written.
-    In a notebook this returns a gallery widget of the images (its ``results``
-    attribute holds the per-video :class:`LabelCheck` dict); elsewhere the dict.
-    """
-    results = write_labeled_images(config, draw_skeleton, marker, workers)
-    if in_notebook():
-        from posekit.widgets.gallery import LabelGallery
-
-        return LabelGallery(results)
-    return results
 
 
 def write_labeled_images(

@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 
 from posekit.project.project import VIDEO_SUFFIXES, Project, glob_escape
-from posekit.utils.notebook import in_notebook
 from posekit.viz.check_labels import skeleton_indices
 from posekit.viz.colors import bodypart_colors, named_color
 from posekit.viz.draw import draw_line, draw_marker
@@ -416,8 +415,9 @@ def _even(frame: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- #
 
 
-def _displayed(displayedbodyparts: str | Sequence[str], bodyparts: list[str],
-               where: Path) -> np.ndarray:
+def displayed_mask(displayedbodyparts: str | Sequence[str], bodyparts: list[str],
+                   where: Path) -> np.ndarray:
+    """Which of ``bodyparts`` to draw: ``"all"``, one name or a list (unknown names: ValueError)."""
     if isinstance(displayedbodyparts, str):
         if displayedbodyparts == "all":
             return np.ones(len(bodyparts), bool)
@@ -440,7 +440,7 @@ def _style(project: Project, analysis: Analysis, displayedbodyparts, draw_skelet
         radius=radius,
         alpha=float(cfg.get("alphavalue", 0.7)),
         pcutoff=float(cfg.get("pcutoff", 0.6)),
-        shown=_displayed(displayedbodyparts, parts, analysis.path),
+        shown=displayed_mask(displayedbodyparts, parts, analysis.path),
         skeleton=skeleton,
         skeleton_color=named_color(cfg.get("skeleton_color") or "black"),
         thickness=max(1.0, radius / 4.0),
@@ -505,9 +505,7 @@ def create_labeled_video(
     Returns
     -------
     list of Path
-        The labeled videos (created or already there). In a notebook, a
-        :class:`~posekit.widgets.video_player.VideoPlayer` over them instead
-        (its ``paths`` attribute holds the list).
+        The labeled videos (created or already there).
 
     Raises
     ------
@@ -521,7 +519,7 @@ def create_labeled_video(
     paths = resolve_videos(project, videos)
     scorer = current_scorer(project, shuffle, trainingsetindex)
     codec = _CODEC_ALIASES.get(codec, codec)
-    _displayed(displayedbodyparts, project.bodyparts, project.config_path)  # fail early
+    displayed_mask(displayedbodyparts, project.bodyparts, project.config_path)  # fail early
     jobs = []
     for video in paths:  # find every analysis first: fail before any work
         h5 = find_analysis_file(video, shuffle, destfolder, scorer, filtered=filtered)
@@ -536,10 +534,6 @@ def create_labeled_video(
             n = _render(video, analysis, style, out, displaycropped, outputframerate, codec)
             print(f"Labeled video '{out}' written ({n} frames).")
         outputs.append(out)
-    if in_notebook():
-        from posekit.widgets.video_player import VideoPlayer
-
-        return VideoPlayer(outputs)
     return outputs
 
 

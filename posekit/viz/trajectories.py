@@ -8,8 +8,9 @@ directly around the same figures (no ``%matplotlib widget`` needed).
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,10 @@ from typing import Any
 import numpy as np
 
 from posekit.project.project import Project
-from posekit.utils.notebook import in_notebook
 from posekit.viz.labeled_video import (
     Analysis,
     current_scorer,
+    displayed_mask,
     find_analysis_file,
     read_analysis,
     resolve_videos,
@@ -154,12 +155,12 @@ def plot_trajectories(
     videos: str | os.PathLike | Iterable[str | os.PathLike],
     shuffle: int = 1,
     trainingsetindex: int = 0,
-    showfigures: bool = False,
     destfolder: str | os.PathLike | None = None,
     imagetype: str = ".png",
     resolution: int = 100,
     filtered: bool = False,
-):
+    displayedbodyparts: str | Sequence[str] = "all",
+) -> dict[str, TrajectoryPlots]:
     """Plot the predicted trajectories of analysed videos.
 
     Writes ``<folder>/plot-poses/<stem>/`` with ``trajectory``, ``plot``,
@@ -175,9 +176,6 @@ def plot_trajectories(
         Video files, folders of videos, or project video stems.
     shuffle, trainingsetindex
         Which network's analysis (as for ``create_labeled_video``).
-    showfigures
-        Return the interactive viewer even where no notebook is detected (in
-        a notebook it is always returned).
     destfolder
         Folder holding the analyses and receiving ``plot-poses/``.
     imagetype
@@ -186,13 +184,13 @@ def plot_trajectories(
         Dots per inch of the saved images.
     filtered
         Plot the ``filterpredictions`` output (``<stem><scorer>_filtered.h5``).
+    displayedbodyparts
+        ``"all"``, or the body parts to plot.
 
     Returns
     -------
     dict of str to TrajectoryPlots
-        Per video stem. In a notebook (or with ``showfigures``) a
-        :class:`~posekit.widgets.trajectories.TrajectoryViewer` of ipympl canvases instead; its ``results``
-        attribute holds the dict.
+        Per video stem.
 
     Raises
     ------
@@ -208,6 +206,11 @@ def plot_trajectories(
     results: dict[str, TrajectoryPlots] = {}
     for video, h5 in found:
         analysis = read_analysis(h5)
+        shown = displayed_mask(displayedbodyparts, analysis.bodyparts, h5)
+        if not shown.all():
+            analysis = dataclasses.replace(
+                analysis, bodyparts=[b for b, keep in zip(analysis.bodyparts, shown, strict=True) if keep],
+                xy=analysis.xy[:, shown], likelihood=analysis.likelihood[:, shown])
         folder = (Path(destfolder) if destfolder is not None else video.parent) / "plot-poses" / video.stem
         folder.mkdir(parents=True, exist_ok=True)
         figures = trajectory_figures(analysis, project.cfg)
@@ -216,8 +219,4 @@ def plot_trajectories(
             result.paths[name] = folder / f"{name}{'_filtered' if filtered else ''}{suffix}"
             fig.savefig(result.paths[name], dpi=resolution)
         results[video.stem] = result
-    if showfigures or in_notebook():
-        from posekit.widgets.trajectories import TrajectoryViewer
-
-        return TrajectoryViewer(results)
     return results

@@ -21,7 +21,7 @@ from posekit.project.config import format_crop
 from posekit.project.project import Project
 from posekit.widgets.canvas import POINTS, ImageCanvas
 
-__all__ = ["CropBox", "CropEditorWidget", "crop_editor"]
+__all__ = ["CropBox", "CropEditorWidget", "crop_editor_widget"]
 
 #: How close (canvas pixels) to a corner or edge a press grabs it.
 HANDLE_PX = 10.0
@@ -219,7 +219,7 @@ def _int_text(name: str) -> widgets.IntText:
     return text
 
 
-def crop_editor(
+def crop_editor_widget(
     config: str | os.PathLike | Project,
     stem: str | None = None,
     *,

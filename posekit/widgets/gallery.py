@@ -1,4 +1,4 @@
-"""A small gallery of ``check_labels`` images: :class:`LabelGallery`, :func:`check_labels_gallery`."""
+"""A small gallery of ``check_labels`` images: :class:`LabelGallery`."""
 
 from __future__ import annotations
 
@@ -10,11 +10,10 @@ from typing import Any
 import ipywidgets as W
 
 from posekit.io.images import read_image
-from posekit.project.project import Project
 from posekit.viz.check_labels import LabelCheck
 from posekit.widgets.grabber import preview_jpeg
 
-__all__ = ["LabelGallery", "check_labels_gallery"]
+__all__ = ["LabelGallery"]
 
 #: Widest image sent to the browser (pixels).
 GALLERY_MAX_WIDTH = 800
@@ -106,22 +105,3 @@ class LabelGallery(W.VBox):
         count = len(self.images[self.video.value])
         self.caption.value = f"{self.video.value}: {self.slider.value + 1} / {count}  {path.name}"
         self.image.value = preview_jpeg(read_image(path), self.max_width)
-
-
-def check_labels_gallery(config: str | os.PathLike | Project, **kwargs: Any) -> LabelGallery:
-    """Run :func:`~posekit.viz.check_labels.check_labels` and return a gallery of its images.
-
-    Parameters
-    ----------
-    config
-        Path of the project's ``config.yaml`` (or an open Project).
-    **kwargs
-        Passed to ``check_labels`` (``draw_skeleton``, ``marker``, ``workers``).
-
-    Returns
-    -------
-    LabelGallery
-    """
-    from posekit.viz.check_labels import write_labeled_images
-
-    return LabelGallery(write_labeled_images(config, **kwargs))

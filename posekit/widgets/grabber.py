@@ -9,7 +9,6 @@ thread that always takes the newest request, so dragging the slider over a long
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
@@ -20,13 +19,11 @@ import numpy as np
 from posekit.frames.grabber import FrameGrabber
 from posekit.io.images import encode_image
 from posekit.project.config import format_crop
-from posekit.project.project import Project
 
 __all__ = [
     "FrameGrabberWidget",
     "LatestRequestWorker",
     "format_time",
-    "manual_extraction",
     "preview_jpeg",
 ]
 
@@ -379,29 +376,3 @@ def _classed(widget: W.DOMWidget, *classes: str) -> W.DOMWidget:
     for name in classes:
         widget.add_class(name)
     return widget
-
-
-def manual_extraction(
-    config: str | os.PathLike | Project,
-    stem: str | None = None,
-    crop: bool = False,
-) -> FrameGrabberWidget:
-    """Open the frame grabber on a project: ``extract_frames(config, mode="manual")``.
-
-    Parameters
-    ----------
-    config
-        Path of the project's ``config.yaml`` (or an open Project).
-    stem
-        Video to start with (default: the first).
-    crop
-        False (default): through the ``video_sets`` crop box when the folder's
-        frames allow it (else full frames, with a warning); True: always through
-        it. See :class:`~posekit.frames.grabber.FrameGrabber`.
-
-    Returns
-    -------
-    FrameGrabberWidget
-        Display it (last expression of a cell); ``.grabber`` is the headless state.
-    """
-    return FrameGrabberWidget(FrameGrabber(config, stem=stem, crop=crop), own_grabber=True)

@@ -12,7 +12,6 @@ button shows what is on disk.
 from __future__ import annotations
 
 import html
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,12 +22,11 @@ import numpy as np
 
 from posekit.io.labels import LabelConflictError
 from posekit.labeling.session import LabelingSession
-from posekit.project.project import Project
 from posekit.viz.check_labels import skeleton_indices
 from posekit.viz.colors import bodypart_colors
 from posekit.widgets.canvas import POINTS, TOP, ImageCanvas, css_color, paint_pose, paint_ring
 
-__all__ = ["LabelingWidget", "label_frames"]
+__all__ = ["LabelingWidget"]
 
 #: Smallest grab radius (canvas pixels) for picking a dot to drag or remove.
 MIN_PICK_RADIUS = 8.0
@@ -507,43 +505,3 @@ def _button(description: str, tooltip: str, css_class: str) -> widgets.Button:
     )
     button.add_class(css_class)
     return button
-
-
-def label_frames(
-    config: str | os.PathLike | Project,
-    stem: str | None = None,
-    *,
-    canvas_size: tuple[int, int] = (800, 600),
-    image_format: str = "jpeg",
-) -> LabelingWidget:
-    """Label the extracted frames of one video in the notebook.
-
-    Opens a :class:`~posekit.labeling.session.LabelingSession` on
-    ``labeled-data/<stem>`` and returns its widget; display it (it is the
-    cell's result). Labels are saved to ``CollectedData_<scorer>.h5`` and
-    ``.csv`` after every click. Outside a notebook the widget object is still
-    returned, and ``widget.session`` drives the same state from code.
-
-    Parameters
-    ----------
-    config
-        Path of the project's ``config.yaml`` (or an open Project).
-    stem
-        The video (``labeled-data`` folder) to label; default: the first one
-        with frames.
-    canvas_size
-        ``(width, height)`` of the canvas in screen pixels.
-    image_format
-        ``"jpeg"`` (default, small) or ``"png"`` (lossless) frame transfer.
-
-    Returns
-    -------
-    LabelingWidget
-
-    Raises
-    ------
-    FileNotFoundError
-        If there are no extracted frames (run ``extract_frames`` first).
-    """
-    session = LabelingSession(config, stem)
-    return LabelingWidget(session, canvas_size=canvas_size, image_format=image_format)

@@ -12,16 +12,14 @@ invalid frame with its labels after a confirmation. Every change reaches
 from __future__ import annotations
 
 import html
-import os
 
 import ipywidgets as widgets
 
-from posekit.project.project import Project
 from posekit.refine.session import RefinementSession
 from posekit.widgets.canvas import POINTS, TOP
 from posekit.widgets.labeler import LabelingWidget, _button
 
-__all__ = ["RefinementWidget", "refine_labels"]
+__all__ = ["RefinementWidget"]
 
 HELP = (
     "<b>Drag</b> a dot to correct it · filled = confident prediction or your label, "
@@ -215,48 +213,3 @@ class RefinementWidget(LabelingWidget):
         if self.session.images:
             removed = self.session.remove_image()
             self._message = f"Deleted {removed.name} and its labels."
-
-
-def refine_labels(
-    config: str | os.PathLike | Project,
-    stem: str | None = None,
-    *,
-    threshold: float | None = None,
-    canvas_size: tuple[int, int] = (800, 600),
-    image_format: str = "jpeg",
-) -> RefinementWidget:
-    """Correct the machine labels that ``extract_outlier_frames`` wrote, in the notebook.
-
-    Opens a :class:`~posekit.refine.session.RefinementSession` on
-    ``labeled-data/<stem>`` and returns its widget (display it). Frames show
-    your labels where CollectedData has them, else the network's predictions;
-    each corrected or accepted frame is saved to ``CollectedData_<scorer>``
-    at once, so you can stop any time and continue later. Outside a notebook
-    ``widget.session`` drives the same state from code. When every frame is
-    refined, run ``merge_datasets(config)``.
-
-    Parameters
-    ----------
-    config
-        Path of the project's ``config.yaml`` (or an open Project).
-    stem
-        The video (labeled-data folder); default: the first with unrefined
-        machine labels.
-    threshold
-        Likelihood below which predictions are drawn as open circles
-        (default: config ``pcutoff``; also a slider).
-    canvas_size, image_format
-        Canvas size in screen pixels; ``"jpeg"`` or ``"png"`` frame transfer.
-
-    Returns
-    -------
-    RefinementWidget
-
-    Raises
-    ------
-    FileNotFoundError
-        If there are no machine labels of the current iteration (run
-        ``extract_outlier_frames`` first).
-    """
-    session = RefinementSession(config, stem, threshold=threshold)
-    return RefinementWidget(session, canvas_size=canvas_size, image_format=image_format)

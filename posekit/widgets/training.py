@@ -1,34 +1,32 @@
-"""Training progress: a progress bar, the loss curve and Stop, over a running Trainer."""
+"""Training progress: a progress bar, the loss curve and Stop, over a :class:`~posekit.train.run.TrainingJob`."""
 
 from __future__ import annotations
 
 import html
-import threading
 
 import ipywidgets as W
 
-from posekit.train.trainer import Progress, Trainer
+from posekit.train.run import TrainingJob
+from posekit.train.trainer import Progress
 
 
 class TrainingWidget(W.VBox):
-    """Run a :class:`~posekit.train.trainer.Trainer` in a background thread and show it.
+    """Show a :class:`~posekit.train.run.TrainingJob`: progress bar, state, loss curve, Stop.
 
-    The notebook stays usable while training; "Stop" ends the run after the
-    current step and writes a snapshot, so ``train_network`` resumes from there.
-    What the run is doing (compiling, running, stopped, finished, failed) is
-    the trainer's :attr:`~posekit.train.trainer.Progress.state`; this widget
-    only renders it.
+    The widget only renders the run's :class:`~posekit.train.trainer.Progress`
+    (what it is doing: compiling, running, stopped, finished, failed); "Stop"
+    ends the run after the current step and writes a snapshot, so
+    ``train_network`` resumes from there.
 
     Parameters
     ----------
-    trainer
-        The training run to drive.
-    start
-        Start training at once.
+    run
+        The training run to show (usually started in the background).
     """
 
-    def __init__(self, trainer: Trainer, start: bool = True) -> None:
-        self.trainer = trainer
+    def __init__(self, run: TrainingJob) -> None:
+        self.run = run
+        trainer = run.trainer
         self.bar = W.IntProgress(min=0, max=trainer.maxiters, value=trainer.progress.step,
                                  description="Iteration", layout=W.Layout(width="420px"))
         self.status = W.HTML()
@@ -38,36 +36,13 @@ class TrainingWidget(W.VBox):
         self.loss.add_class("posekit-training-loss")
         self.stop_button = W.Button(description="Stop", icon="stop", tooltip="Stop after this step and save a snapshot")
         self.stop_button.add_class("posekit-training-stop")
-        self.stop_button.on_click(lambda _b: self.trainer.stop())
-        self.error: BaseException | None = None
-        self._thread: threading.Thread | None = None
+        self.stop_button.on_click(lambda _b: self.run.stop())
         self._figure = None
         self._plotted = 0
         super().__init__(children=[W.HBox([self.bar, self.stop_button]), self.status, self.loss])
         self.add_class("posekit-training")
-        self._show(trainer.progress)
-        if start:
-            self.start()
-
-    def start(self) -> None:
-        """Start (or continue) training in a background thread."""
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._thread = threading.Thread(target=self._run, name="posekit-train", daemon=True)
-        self._thread.start()
-
-    def wait(self, timeout: float | None = None) -> Progress:
-        """Block until the run ends (for scripts and tests)."""
-        if self._thread is not None:
-            self._thread.join(timeout)
-        return self.trainer.progress
-
-    def _run(self) -> None:
-        try:
-            self.trainer.run(callback=self._show, on_state=self._show)
-        except BaseException as err:  # noqa: BLE001 - the trainer's state says "failed"; kept for callers
-            self.error = err
-        self._show(self.trainer.progress)
+        run.subscribe(self._show)
+        self._show(run.progress)
 
     def _show(self, progress: Progress) -> None:
         self.bar.value = progress.step

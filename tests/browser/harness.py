@@ -8,8 +8,8 @@ kernel did from disk. Recipe and pitfalls: ``docs/widget-browser-testing.md``
 
 Typical use (fixtures ``voila`` and ``browser`` from ``tests/browser/conftest.py``)::
 
-    app = voila(["from posekit.widgets.grabber import manual_extraction",
-                 f"manual_extraction({str(config)!r})"])
+    app = voila(["import posekit",
+                 f"posekit.extract_frames({str(config)!r}, 'manual')"])
     page = browser.open(app.url)
     root = wait_for_widget(page, ".posekit-grabber")
     ...

@@ -50,8 +50,8 @@ def test_crop_editor_in_voila(synthetic_copy, voila, browser):
     height, width = frame.shape[:2]
     assert project.crop_box(stem) == (0, width, 0, height)  # starts as the whole frame
 
-    app = voila(["from posekit.widgets.crop_editor import crop_editor",
-                 f"crop_editor({str(synthetic_copy)!r}, canvas_size={CANVAS!r})"])
+    app = voila(["import posekit",
+                 f"posekit.crop_editor({str(synthetic_copy)!r}, canvas_size={CANVAS!r})"])
     timings["server_up"] = time.monotonic() - t0
     page = browser.open(app.url)
     root = wait_for_widget(page, ".posekit-crop-editor")

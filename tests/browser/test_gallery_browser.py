@@ -14,8 +14,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 def test_check_labels_gallery_in_voila(synthetic_copy, voila, browser):
     project = Project.open(synthetic_copy)
     stem = project.video_stems()[0]
-    app = voila(["from posekit.widgets.gallery import check_labels_gallery",
-                 f"check_labels_gallery({str(synthetic_copy)!r})"])
+    app = voila(["import posekit",
+                 f"posekit.check_labels({str(synthetic_copy)!r})"])
     page = browser.open(app.url)
     root = wait_for_widget(page, ".posekit-gallery")
     written = sorted(project.labeled_images_dir(stem).glob("*_bodypart.png"))  # by the kernel

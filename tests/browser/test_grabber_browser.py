@@ -51,8 +51,8 @@ def test_grab_a_frame_in_voila(synthetic_copy, voila, browser):
     with VideoReader(project.video_path(stem)) as reader:
         expected = {i: reader.read(i) for i in (0, jump_to, target)}
 
-    app = voila(["from posekit.widgets.grabber import manual_extraction",
-                 f"manual_extraction({str(synthetic_copy)!r})"])
+    app = voila(["import posekit",
+                 f"posekit.extract_frames({str(synthetic_copy)!r}, 'manual')"])
     timings["server_up"] = time.monotonic() - t0
     page = browser.open(app.url)
     root = wait_for_widget(page, ".posekit-grabber")

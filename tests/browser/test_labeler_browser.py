@@ -47,9 +47,10 @@ FINGER_MOVED = (610.0, 320.0)
 # view transform and the raw canvas coordinates of every mouse press/release it got.
 CELLS = """\
 import json as _json
-from posekit.widgets.labeler import label_frames
+import posekit
 
-w = label_frames({config!r}, canvas_size={canvas!r})
+view = posekit.label_frames({config!r}, canvas_size={canvas!r})
+w = view.widget()  # the widget the cell's result shows
 _v = w.canvas.view
 with open({view!r}, "w") as _f:
     _json.dump({{"scale": _v.scale, "offset": [_v.offset_x, _v.offset_y],
@@ -63,7 +64,7 @@ def _record(kind):
 
 w.canvas.on_mouse_down(_record("down"))
 w.canvas.on_mouse_up(_record("up"))
-w
+view  # shown through the display protocol: the same widget as w
 """
 
 
@@ -225,10 +226,9 @@ def test_label_and_drag_in_voila(reaching_project, voila, browser, tmp_path):
 # The stale view of issue 14, section 3: this notebook's widget opens before config.yaml
 # gains a body part, which another process (the test itself) then labels.
 STALE_CELLS = """\
-from posekit.widgets.labeler import label_frames
+import posekit
 
-w = label_frames({config!r}, canvas_size=(480, 360))
-w
+posekit.label_frames({config!r}, canvas_size=(480, 360))
 """
 
 

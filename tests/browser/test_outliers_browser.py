@@ -54,7 +54,8 @@ CELLS = """\
 import json as _json, os as _os
 from posekit import extract_outlier_frames
 
-w = extract_outlier_frames({config!r}, [{video!r}], outlieralgorithm="jump", seed=0)
+report = extract_outlier_frames({config!r}, [{video!r}], outlieralgorithm="jump", seed=0)
+w = report.widget()  # the widget the cell's result shows
 
 def _dump(_change=None):
     state = {{"type": type(w).__name__, "status": w.status.value,
@@ -67,7 +68,7 @@ def _dump(_change=None):
 
 w.status.observe(_dump, "value")
 _dump()
-w
+report  # shown through the display protocol: the same widget as w
 """
 
 

@@ -44,14 +44,15 @@ SNOUT_ERROR = (30.0, -22.0)  # the network's snout of frame 40 is this far off
 
 CELLS = """\
 import json as _json
-from posekit.widgets.refiner import refine_labels
+import posekit
 
-w = refine_labels({config!r}, canvas_size={canvas!r})
+view = posekit.refine_labels({config!r}, canvas_size={canvas!r})
+w = view.widget()  # the widget the cell's result shows
 _v = w.canvas.view
 with open({view!r}, "w") as _f:
     _json.dump({{"scale": _v.scale, "offset": [_v.offset_x, _v.offset_y],
                 "image_name": w.session.image_name, "hollow": w._hollow_parts()}}, _f)
-w
+view  # shown through the display protocol: the same widget as w
 """
 
 

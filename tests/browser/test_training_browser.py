@@ -23,7 +23,7 @@ CELLS = [
     """\
 import os as _os, time as _time
 from posekit.train.trainer import Trainer
-from posekit.widgets.training import TrainingWidget
+from posekit.workflow.results import TrainingRun
 
 trainer = Trainer({config!r}, maxiters=50, displayiters=1, saveiters=50, pretrained=False, batch_size=2,
                   crop_size=(64, 64), model_overrides={tiny!r})
@@ -40,7 +40,7 @@ def _noted_stop():
 
 trainer._step_fn, trainer.stop = _held_step, _noted_stop
 """,
-    "TrainingWidget(trainer)",
+    "TrainingRun(trainer).start()",  # what train_network returns in a notebook
 ]
 
 # Images in the widget that a user sees as a broken-image icon: shown, but with no picture.

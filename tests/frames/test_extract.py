@@ -113,23 +113,29 @@ def test_userfeedback_no_skips(project, monkeypatch):
 
 
 def test_manual_mode_returns_frame_grabber(project):
+    import posekit
     from posekit.widgets.grabber import FrameGrabberWidget
 
-    widget = extract_frames(project, mode="manual")
+    grabbing = posekit.extract_frames(project, "manual")
+    assert grabbing.grabber.stem == project.video_stems()[0]
+    widget = grabbing.widget()
     try:
-        assert isinstance(widget, FrameGrabberWidget)
+        assert isinstance(widget, FrameGrabberWidget) and widget.grabber is grabbing.grabber
     finally:
         widget.close()
 
 
 def test_crop_gui_applies_box_then_extracts(project):
+    import posekit
+
     stem = project.video_stems()[0]
-    widget = extract_frames(project, crop="GUI", algo="uniform", seed=0)
+    editing = posekit.extract_frames(project, crop="GUI", algo="uniform", seed=0)
+    widget = editing.widget()
     widget.x1.value, widget.x2.value = 20, 120
     widget.y1.value, widget.y2.value = 10, 90
     widget.apply_button.click()
     assert Project.open(project.config_path).crop_box(stem) == (20, 120, 10, 90)
-    written = widget.results[stem].written
+    written = editing.results[stem].written
     assert len(written) == 8
     assert all(read_image(p).shape == (80, 100, 3) for p in written)
 

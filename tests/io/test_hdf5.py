@@ -148,8 +148,8 @@ def test_collected_data_object_node_refused(tmp_path):
 
 
 def test_check_labels_refuses_crafted_collected_data(synthetic_copy, tmp_path):
+    from posekit import check_labels
     from posekit.project import Project
-    from posekit.viz.check_labels import check_labels
 
     project = Project.open(synthetic_copy)
     folder = project.labeled_folder(project.video_stems()[0])

@@ -105,7 +105,7 @@ def test_run_yourowndata_runs(tmp_path):
         '"bodyparts": [': OWN_BODYPARTS,
         "posekit.label_frames(config)": LABEL_LIKE_A_HUMAN,
         "posekit.train_network(": "training.wait()",  # the user watches the widget instead
-        "posekit.extract_outlier_frames(": "outliers.run_extraction()",  # the Extract click
+        "posekit.extract_outlier_frames(": "outliers.widget().run_extraction()",  # the Extract click in its widget
     })
     (project,) = tmp_path.glob("MyTask-me-*")
     assert list(videos.glob("mouseDLC_*_labeled.mp4"))  # results sit beside the video, as in DLC

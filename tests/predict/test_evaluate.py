@@ -43,7 +43,7 @@ def _by_hand(config, predictions_h5, pcutoff, parts=None):
 
 
 def test_results_files_and_errors(project):
-    table = evaluate_network(project, show_errors=False)
+    table = evaluate_network(project, show_errors=False).table
     assert list(table.columns) == RESULT_COLUMNS
     folder = _folder(project)
     (h5,) = folder.glob("*-snapshot-2.h5")
@@ -60,7 +60,7 @@ def test_results_files_and_errors(project):
     pcutoff = float(np.round(np.median(likelihood), 3))
     edit_config(project, {"pcutoff": pcutoff})
     mtime = h5.stat().st_mtime_ns
-    table = evaluate_network(project, show_errors=False)
+    table = evaluate_network(project, show_errors=False).table
     assert h5.stat().st_mtime_ns == mtime  # existing predictions are reused, as in DeepLabCut
 
     dist, dist_p, train, test = _by_hand(project, h5, pcutoff)
@@ -91,19 +91,21 @@ def test_results_files_and_errors(project):
     np.testing.assert_allclose(per_part.to_numpy(), np.array(by_hand))
 
     # comparisonbodyparts restricts the errors
-    table = evaluate_network(project, comparisonbodyparts=["snout", "tailbase"], show_errors=False)
+    table = evaluate_network(project, comparisonbodyparts=["snout", "tailbase"], show_errors=False).table
     dist, dist_p, train, test = _by_hand(project, h5, pcutoff, ["snout", "tailbase"])
     assert table.iloc[0][" Train error(px)"] == pytest.approx(round(np.nanmean(dist[train]), 2))
     assert table.iloc[0][" Test error(px)"] == pytest.approx(round(np.nanmean(dist[test]), 2))
 
 
-def test_all_snapshots_plotting_and_browser(project, monkeypatch):
+def test_all_snapshots_plotting_and_browser(project):
+    import posekit
     from posekit.widgets.evaluation import EvaluationBrowser
 
-    monkeypatch.setenv("POSEKIT_WIDGETS", "1")
-    browser = evaluate_network(project, snapshots="all", plotting=True, show_errors=False)
+    report = posekit.evaluate_network(project, plotting=True, show_errors=False, snapshots_to_evaluate="all")
+    browser = report.widget()
     assert isinstance(browser, EvaluationBrowser)
     table = browser.results
+    assert table is report.table
     assert table["Training iterations:"].tolist() == [0, 2]
     folder = _folder(project)
     assert len(list(folder.glob("*-snapshot-*.h5"))) == 2
@@ -149,7 +151,7 @@ def test_bad_arguments(project):
 
 
 def test_rescale_evaluates_resized_images(project):
-    table = evaluate_network(project, rescale=True, show_errors=False)
+    table = evaluate_network(project, rescale=True, show_errors=False).table
     folder = _folder(project)
     (h5,) = folder.glob("*-snapshot-2-rescale.h5")
     scale = 0.8  # pose_cfg global_scale

@@ -188,9 +188,15 @@ def test_filterpredictions_writes_filtered_files_like_the_analysis(analysed, cap
         assert f["df_with_missing"].attrs["table_type"] in (b"appendable_frame", "appendable_frame")
     csv = read_poses(filtered.with_suffix(".csv"))
     assert np.allclose(csv.to_numpy(), after.to_numpy(), equal_nan=True)
-    # a re-run replaces the filtered file (here with another filter)
+    # a re-run skips a video already filtered, as DeepLabCut does ...
+    capsys.readouterr()
+    again = filterpredictions(config, video, filtertype="median")
+    assert again.filtered == {} and again.skipped == {video: filtered}
+    assert "already filtered" in capsys.readouterr().out
+    assert np.allclose(read_poses(filtered).to_numpy(), after.to_numpy(), equal_nan=True)
+    # ... and overwrite=True replaces it (here with another filter)
     with pytest.warns(UserWarning, match="earlier filterpredictions run"):  # the csv is now stale
-        filterpredictions(config, video, filtertype="median", save_as_csv=False)
+        filterpredictions(config, video, filtertype="median", save_as_csv=False, overwrite=True)
     assert "(replaced)" in capsys.readouterr().out
     assert not np.allclose(read_poses(filtered).to_numpy(), after.to_numpy(), equal_nan=True)
 

@@ -6,14 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from posekit import extract_outlier_frames
 from posekit.io.images import read_image
 from posekit.predict.predictor import snapshot_scorer
 from posekit.project import Project
-from posekit.refine import (
-    MachineLabels,
-    extract_outlier_frames,
-    find_outliers,
-)
+from posekit.refine import MachineLabels, find_outliers
 from posekit.refine.machinelabels import machinelabels_path
 from tests.refine.conftest import GLITCHES, LOW, make_poses, write_analysis
 
@@ -56,7 +53,7 @@ def test_automatic_extraction_writes_images_and_machine_labels(project, video):
     folder = proj.labeled_folder("synthetic")
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     results = extract_outlier_frames(project, [video], outlieralgorithm="jump", automatic=True,
-                                     extractionalgorithm="kmeans", seed=0, savelabeled=True)
+                                     extractionalgorithm="kmeans", seed=0, savelabeled=True).results
     result = results["synthetic"]
     expected = sorted([*GLITCHES, *(g + 1 for g in GLITCHES)])  # 4 <= numframes2pick: all
     assert result.picked == expected and not result.added_video
@@ -99,7 +96,7 @@ def test_crop_offset_from_metadata_is_added(project, video):
     cropped[:, :, 1] -= 20
     write_analysis(video, scorer, cropped, Project.open(project).bodyparts, cropping=(10, 300, 20, 230))
     result = extract_outlier_frames(project, [video], outlieralgorithm="list", frames2use=[40],
-                                    automatic=True)["synthetic"]
+                                    automatic=True).results["synthetic"]
     machine = MachineLabels.read(result.machinelabels)
     np.testing.assert_allclose(machine.rows[("labeled-data", "synthetic", "img040.png")], poses[40])
 
@@ -112,7 +109,7 @@ def test_new_video_is_added_to_the_project(project, tmp_path):
     poses = make_poses(40)
     write_analysis(other, snapshot_scorer(project), poses, Project.open(project).bodyparts)
     result = extract_outlier_frames(project, other, outlieralgorithm="jump", automatic=True,
-                                    extractionalgorithm="uniform", seed=1)["second"]
+                                    extractionalgorithm="uniform", seed=1).results["second"]
     proj = Project.open(project)
     assert result.added_video and "second" in proj.video_stems()
     assert result.picked == [33, 34]  # the glitch at 33 (87 is beyond 40 frames)
@@ -121,18 +118,33 @@ def test_new_video_is_added_to_the_project(project, tmp_path):
     np.testing.assert_allclose(machine.rows[("labeled-data", "second", "img33.png")], poses[33])
 
 
-def test_prompt_in_scripts_and_manual_grabber(project, video, monkeypatch, capsys):
+class _Terminal:
+    def isatty(self) -> bool:
+        return True
+
+
+def test_prompt_on_a_terminal_and_manual_grabber(project, video, monkeypatch, capsys):
     answers = iter(["no", "yes"])
     monkeypatch.setattr("builtins.input", lambda prompt: next(answers))
-    assert extract_outlier_frames(project, [video], outlieralgorithm="uncertain") == {}
+    monkeypatch.setattr("sys.stdin", _Terminal())
+    assert extract_outlier_frames(project, [video], outlieralgorithm="uncertain").results == {}
     assert "5 outlier frame(s)" in capsys.readouterr().out
     done = extract_outlier_frames(project, [video], outlieralgorithm="uncertain", seed=0)
-    assert done["synthetic"].picked == list(LOW)
+    assert done.results["synthetic"].picked == list(LOW)
     from posekit.widgets.grabber import FrameGrabberWidget
 
-    grabber = extract_outlier_frames(project, [video], outlieralgorithm="manual")
-    assert isinstance(grabber, FrameGrabberWidget) and grabber.grabber.stem == "synthetic"
-    grabber.close()
+    grabbing = extract_outlier_frames(project, [video], outlieralgorithm="manual")
+    assert grabbing.grabber.stem == "synthetic"
+    assert isinstance(grabbing.widget(), FrameGrabberWidget)
+    grabbing.widget().close()
+
+
+def test_without_a_terminal_nothing_is_extracted_until_asked(project, video, monkeypatch):
+    monkeypatch.setattr("builtins.input", lambda prompt: pytest.fail("asked in a script without a terminal"))
+    report = extract_outlier_frames(project, [video], outlieralgorithm="uncertain", seed=0)
+    assert report.results == {}
+    assert not machinelabels_path(Project.open(project), "synthetic").exists()
+    assert report.extract()["synthetic"].picked == list(LOW)
 
 
 def test_errors_name_the_valid_choices_and_write_nothing(project, video):
@@ -152,22 +164,23 @@ def test_errors_name_the_valid_choices_and_write_nothing(project, video):
         extract_outlier_frames(project, [video], automatic=True)
 
 
-def test_notebook_widget_confirms_before_extracting(project, video, monkeypatch):
+def test_notebook_widget_confirms_before_extracting(project, video):
     from posekit.widgets.outliers import OutlierWidget
 
-    monkeypatch.setenv("POSEKIT_WIDGETS", "1")
     folder = Project.open(project).labeled_folder("synthetic")
-    widget = extract_outlier_frames(project, [video], outlieralgorithm="jump", seed=0)
-    assert isinstance(widget, OutlierWidget) and widget.results == {}
+    report = extract_outlier_frames(project, [video], outlieralgorithm="jump", seed=0)
+    widget = report.widget()
+    assert isinstance(widget, OutlierWidget) and widget.results == {} == report.results
     assert not machinelabels_path(Project.open(project), "synthetic").exists()  # nothing yet
     images = [c for c in widget.children if c.__class__.__name__ == "Image"]
     assert len(images) == 1 and images[0].value[:4] == b"\x89PNG"
     assert "jump" in widget.children[0].value and ">4</" in widget.children[0].value
     widget.extract_button._handle_custom_msg({"event": "click"}, [])  # what the browser sends
     assert widget.results["synthetic"].picked == sorted([*GLITCHES, *(g + 1 for g in GLITCHES)])
+    assert report.results["synthetic"] is widget.results["synthetic"]
     assert (folder / "img033.png").is_file() and "refine_labels" in widget.status.value
     assert widget.extract_button.disabled
-    cancelled = extract_outlier_frames(project, [video], outlieralgorithm="uncertain")
+    cancelled = extract_outlier_frames(project, [video], outlieralgorithm="uncertain").widget()
     cancelled.cancel_button.click()
     assert cancelled.results == {} and "nothing was extracted" in cancelled.status.value
     assert not (folder / f"img0{LOW[0]}.png").exists()
@@ -180,7 +193,7 @@ def test_config_cropping_crops_images_and_shifts_machine_labels(project, video):
     proj.cfg["video_sets"][key]["crop"] = "10, 300, 20, 230"
     proj.save_config()
     result = extract_outlier_frames(project, [video], outlieralgorithm="list", frames2use=[40],
-                                    automatic=True)["synthetic"]
+                                    automatic=True).results["synthetic"]
     image = read_image(result.written[0])
     assert image.shape == (210, 290, 3)
     from posekit.io.video import VideoReader

@@ -11,18 +11,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import posekit
+from posekit import extract_outlier_frames, merge_datasets, previous_iteration_snapshot
 from posekit.datasets import synthetic_keypoints
 from posekit.io.labels import LabelTable
 from posekit.project import Project
-from posekit.refine import (
-    extract_outlier_frames,
-    merge_datasets,
-    previous_iteration_snapshot,
-)
 from posekit.refine.merge import MergeRefusedWarning
-from posekit.widgets.refiner import refine_labels
 from tests.refine.conftest import EXTRACTED, TINY, make_poses
 from tests.refine.test_refiner_widget import click, drag
+
+
+def refine_labels(*args, **kwargs):
+    """The widget of ``posekit.refine_labels`` (what a notebook shows)."""
+    return posekit.refine_labels(*args, **kwargs).widget()
 
 
 def test_extract_refine_merge_retrain(project):
@@ -34,7 +35,7 @@ def test_extract_refine_merge_retrain(project):
 
     # 1. outliers: the planted jumps (and the frames after them) become images + machine labels
     result = extract_outlier_frames(project, [proj.video_path("synthetic")], outlieralgorithm="jump",
-                                    automatic=True, seed=0)["synthetic"]
+                                    automatic=True, seed=0).results["synthetic"]
     assert result.picked == [33, 34, 87, 88]
 
     # 2. refine in the widget: frame 33's whole body was predicted 80 px too far left

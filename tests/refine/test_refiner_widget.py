@@ -9,8 +9,14 @@ pytest.importorskip("ipycanvas")
 
 from ipycanvas.canvas import _CMD_LIST
 
-from posekit.widgets.refiner import RefinementWidget, refine_labels
+import posekit
+from posekit.widgets.refiner import RefinementWidget
 from tests.refine.conftest import PREDICTIONS, disk_point, folder_of
+
+
+def refine_labels(*args, **kwargs):
+    """The widget of ``posekit.refine_labels`` (what a notebook shows)."""
+    return posekit.refine_labels(*args, **kwargs).widget()
 
 
 def send(canvas, event: str, u: float, v: float) -> None:

@@ -7,7 +7,7 @@ import urllib.error
 import pytest
 
 import posekit.model.weights as weights_mod
-from posekit.train.train_network import train_network
+from posekit import train_network
 
 
 def test_offline_pretrained_names_the_cache_file_and_pretrained_false(config, tmp_path, monkeypatch):
@@ -16,10 +16,9 @@ def test_offline_pretrained_names_the_cache_file_and_pretrained_false(config, tm
 
     monkeypatch.setattr(weights_mod, "download_file", offline)
     monkeypatch.setenv("POSEKIT_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("POSEKIT_WIDGETS", "0")
     expected = tmp_path / "cache" / "weights" / "resnet18.tv_in1k.safetensors"
     with pytest.raises(FileNotFoundError) as info:
-        train_network(config, maxiters=1, pretrained=True, batch_size=2, crop_size=(64, 64))
+        train_network(config, maxiters=1, pretrained=True, batch_size=2, crop_size=(64, 64), block=True)
     message = str(info.value)
     assert f"put it at exactly {expected}" in message
     assert "https://huggingface.co/timm/resnet18.tv_in1k/resolve/main/model.safetensors (about 47 MB)" in message

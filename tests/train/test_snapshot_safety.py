@@ -141,13 +141,13 @@ def test_leftovers_of_a_killed_save_are_removed(config):
 
 def test_nothing_to_train_says_so(config, capsys):
     small = {"pretrained": False, "batch_size": 2, "crop_size": (64, 64)}
-    progress = train_network(config, maxiters=0, **small)
+    progress = train_network(config, maxiters=0, **small).progress
     out = capsys.readouterr().out
     assert "Nothing was trained: the run is at iteration 0 and maxiters=0; there is no snapshot" in out
     assert progress.step == 0 and progress.note in out
     train_network(config, maxiters=1, **small)
     capsys.readouterr()
-    again = train_network(config, maxiters=1, **small)
+    again = train_network(config, maxiters=1, **small).progress
     out = capsys.readouterr().out
     snapshot = list_snapshots(again.snapshots[-1].parent)[-1][1]
     assert f"Nothing was trained: the run is at iteration 1 and maxiters=1; the newest snapshot is '{snapshot}'" in out

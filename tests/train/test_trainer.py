@@ -154,29 +154,31 @@ def test_run_reports_its_states_and_logged_steps(config):
     assert progress.describe() == "finished at iteration 3, snapshot saved: snapshot-3.msgpack"
 
 
-def test_train_network_and_notebook_widget(config, monkeypatch, capsys):
+def test_train_network_blocks_in_scripts_and_runs_in_the_background_on_request(config, monkeypatch, capsys):
     from posekit import train_network
     from posekit.widgets.training import TrainingWidget
 
-    progress = train_network(config, maxiters=2, displayiters=1, saveiters=2, pretrained=False,
-                             batch_size=2, crop_size=(64, 64))
-    assert progress.finished and progress.step == 2
+    run = train_network(config, maxiters=2, displayiters=1, saveiters=2, pretrained=False,
+                        batch_size=2, crop_size=(64, 64))
+    assert run.progress.finished and run.progress.step == 2  # a script: block=None blocked
     assert "iteration 2/2" in capsys.readouterr().out
 
-    monkeypatch.setenv("POSEKIT_WIDGETS", "1")
-    widget = train_network(config, maxiters=3, displayiters=1, saveiters=3, pretrained=False,
-                           batch_size=2, crop_size=(64, 64))
+    monkeypatch.setenv("POSEKIT_WIDGETS", "1")  # what a Jupyter kernel answers
+    run = train_network(config, maxiters=3, displayiters=1, saveiters=3, pretrained=False,
+                        batch_size=2, crop_size=(64, 64))
+    widget = run.widget()
     assert isinstance(widget, TrainingWidget)
-    widget.wait(timeout=600)
-    assert widget.error is None and widget.trainer.progress.step == 3
+    assert run.wait(timeout=600).step == 3 and run.error is None
     assert widget.bar.value == 3 and "finished" in widget.status.value
+    assert capsys.readouterr().out == ""  # the widget reports, not prints
 
 
 def test_training_widget_draws_loss_as_png(config):
+    from posekit.train.run import TrainingJob
     from posekit.widgets.training import TrainingWidget
 
-    trainer = Trainer(config, maxiters=2, displayiters=1, saveiters=2, **FAST)
-    widget = TrainingWidget(trainer)
-    widget.wait(timeout=600)
+    run = TrainingJob(Trainer(config, maxiters=2, displayiters=1, saveiters=2, **FAST))
+    widget = TrainingWidget(run)
+    run.start().wait(timeout=600)
     assert widget.loss.format == "png" and widget.loss.value[:4] == b"\x89PNG"
     assert "snapshots: snapshot-2" in widget.status.value

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from posekit import check_labels
 from posekit.io.images import read_image
 from posekit.io.labels import LabelTable
 from posekit.project import Project, edit_config
-from posekit.viz.check_labels import check_labels
 from posekit.viz.colors import bodypart_colors
 
 
@@ -16,7 +16,7 @@ def test_synthetic_markers_at_labels(synthetic_copy):
     edit_config(synthetic_copy, {"alphavalue": 1.0, "dotsize": 4})
     project = Project.open(synthetic_copy)
     stem = project.video_stems()[0]
-    result = check_labels(project, marker=".")[stem]
+    result = check_labels(project, Labels=".")[stem]
     table = LabelTable.read(project.labeled_folder(stem), bodyparts=project.bodyparts)
     assert result.folder == project.labeled_data_dir / f"{stem}_labeled"
     assert len(result.images) == len(table) == 8
@@ -49,11 +49,12 @@ def test_reaching_example(reaching_project):
     assert first.shape == (747, 832, 3)
 
 
-def test_notebook_returns_gallery(synthetic_copy, monkeypatch):
+def test_report_shows_as_gallery(synthetic_copy):
     from posekit.widgets.gallery import LabelGallery
 
-    monkeypatch.setenv("POSEKIT_WIDGETS", "1")
-    gallery = check_labels(synthetic_copy)
-    assert isinstance(gallery, LabelGallery)
+    report = check_labels(synthetic_copy)
+    gallery = report.widget()
+    assert isinstance(gallery, LabelGallery) and report.widget() is gallery  # built once
     (stem, result), = gallery.results.items()
+    assert report[stem] is result
     assert len(result.images) == 8 and gallery.images[stem] == result.images

@@ -292,17 +292,19 @@ def test_prefers_the_current_snapshot_scorer(setup):
     assert out.name == f"{video.stem}{current}_labeled.mp4"
 
 
-def test_notebook_returns_video_player(setup, monkeypatch):
+def test_result_shows_as_video_player(setup, monkeypatch):
     import ipywidgets as W
 
+    import posekit
     from posekit.widgets.video_player import VideoPlayer, video_widget
 
     config, project, video, kp = setup
     write_predictions(video, scorer_for(project), project.bodyparts, kp)
-    monkeypatch.setenv("POSEKIT_WIDGETS", "1")
-    player = create_labeled_video(config, [video])
+    videos = posekit.create_labeled_video(config, [video])
+    player = videos.widget()
     assert isinstance(player, VideoPlayer)
     (out,) = player.paths
+    assert videos == [out]
     assert isinstance(player.player, W.Video)
     assert player.player.value == out.read_bytes() and player.player.format == "mp4"
     assert player.player.controls and not player.player.autoplay

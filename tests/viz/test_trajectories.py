@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import posekit
 from posekit.datasets import synthetic_keypoints
 from posekit.project import Project
 from posekit.viz.trajectories import HIST_BINS, PLOTS, plot_trajectories
@@ -129,9 +130,9 @@ def test_notebook_shows_ipympl_canvases_without_pyplot(analysed, monkeypatch):
     shutil.copy(video, second)
     write_predictions(second, scorer_for(project), project.bodyparts, kp, likelihood)
     managers = Gcf.get_num_fig_managers()
-    monkeypatch.setenv("POSEKIT_WIDGETS", "1")
-    viewer = plot_trajectories(config, [video, second])
-    assert set(viewer.results) == {video.stem, "second"}
+    report = posekit.plot_trajectories(config, [video, second])
+    viewer = report.widget()
+    assert set(viewer.results) == {video.stem, "second"} == set(report)
     for stem, result in viewer.results.items():
         assert all(p.is_file() for p in result.paths.values())  # still saved
         canvases = viewer.canvases[stem]
@@ -153,10 +154,11 @@ def test_notebook_shows_ipympl_canvases_without_pyplot(analysed, monkeypatch):
     assert (w, h) == (512, 384)
 
 
-def test_showfigures_forces_the_viewer(analysed, monkeypatch):
-    config, _, video, _, _ = analysed
-    monkeypatch.setenv("POSEKIT_WIDGETS", "0")
-    assert isinstance(plot_trajectories(config, [video]), dict)
-    viewer = plot_trajectories(config, [video], showfigures=True)
+def test_one_video_viewer_and_dlc_keywords(analysed):
+    config, project, video, _, _ = analysed
+    report = posekit.plot_trajectories(config, [video], ".mp4", 1, 0, False, [project.bodyparts[0]])
+    assert isinstance(report, dict)
+    viewer = report.widget()
     assert list(viewer.results) == [video.stem]
+    assert len(report[video.stem].figures["plot"].axes[0].lines) == 2  # x and y of one body part
     assert viewer.chooser not in viewer.children  # one video: no chooser

@@ -13,7 +13,7 @@ pytest.importorskip("ipycanvas")
 from posekit.labeling.crop import CropBox
 from posekit.project import Project
 from posekit.project.config import load_yaml
-from posekit.widgets.crop_editor import CropEditorWidget, crop_editor
+from posekit.widgets.crop_editor import CropEditorWidget, crop_editor_widget
 from tests.labeling.projects import STEM, make_tiny_project
 
 
@@ -161,7 +161,7 @@ def test_crop_editor_opens_the_project_video(tiny):
     path.parent.mkdir(parents=True, exist_ok=True)
     video.write_video(path, frames, fps=10)
     applied = []
-    widget = crop_editor(tiny, frame_index=99, on_apply=applied.append)  # clipped to last frame
+    widget = crop_editor_widget(tiny, frame_index=99, on_apply=applied.append)  # clipped to last frame
     assert widget.box.box == (0, 160, 0, 120)
     assert widget.canvas.image_widget.format == "jpeg"
     shown = np.asarray(Image.open(io.BytesIO(widget.canvas.image_widget.value)))
@@ -178,7 +178,7 @@ def test_crop_editor_opens_the_project_video(tiny):
         project = Project.open(tiny)
         project.cfg["video_sets"] = {}
         project.save_config()
-        crop_editor(tiny)
+        crop_editor_widget(tiny)
 
 
 def _write_video(config, n_frames: int = 12):
@@ -190,13 +190,13 @@ def _write_video(config, n_frames: int = 12):
 
 
 def test_apply_status_says_how_many_frames_were_extracted_and_where(tiny):
-    from posekit.frames.extract import extract_frames
+    from posekit import extract_frames
 
     _write_video(tiny)
     folder = Project.open(tiny).labeled_folder(STEM)
     for old in folder.glob("img*.png"):  # start from an empty folder
         old.unlink()
-    editor = extract_frames(tiny, crop="GUI", algo="uniform", seed=0)
+    editor = extract_frames(tiny, crop="GUI", algo="uniform", seed=0).widget()
     front_end_edit(editor.x1, value=40)
     click(editor.apply_button)
     assert stored_crop(tiny) == "40, 160, 0, 120"

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import posekit
 from posekit.io.images import write_png
 from posekit.project.project import Project
-from posekit.widgets.gallery import LabelGallery, check_labels_gallery
+from posekit.widgets.gallery import LabelGallery
 from tests.widgets.test_grabber import click, front_end_sets, jpeg_size, read_image_bytes
 
 
@@ -53,7 +54,7 @@ def test_nothing_to_show():
 
 
 def test_check_labels_gallery_shows_every_checked_image(synthetic_copy):
-    gallery = check_labels_gallery(synthetic_copy)
+    gallery = posekit.check_labels(synthetic_copy).widget()
     project = Project.open(synthetic_copy)
     stem = project.video_stems()[0]
     written = sorted(project.labeled_images_dir(stem).glob("*_bodypart.png"))

@@ -8,6 +8,7 @@ import threading
 import numpy as np
 import pytest
 
+import posekit
 from posekit.frames.grabber import FrameGrabber
 from posekit.io.images import read_image
 from posekit.io.video import VideoReader
@@ -16,10 +17,14 @@ from posekit.widgets.grabber import (
     FrameGrabberWidget,
     LatestRequestWorker,
     format_time,
-    manual_extraction,
     preview_jpeg,
 )
 from tests.frames.test_grabber import add_test_video, free_index
+
+
+def manual_extraction(config, stem=None):
+    """The widget of ``posekit.extract_frames(config, "manual")`` (what a notebook shows)."""
+    return posekit.extract_frames(config, "manual", videos_list=[stem] if stem else None).widget()
 
 
 def front_end_sets(widget, **state) -> None:

@@ -14,9 +14,15 @@ import pytest
 
 pytest.importorskip("ipycanvas")
 
+import posekit
 from posekit.labeling import LabelingSession
-from posekit.widgets.labeler import LabelingWidget, label_frames
+from posekit.widgets.labeler import LabelingWidget
 from tests.labeling.projects import STEM, disk_point, make_tiny_project
+
+
+def label_frames(*args, **kwargs):
+    """The widget of ``posekit.label_frames`` (what a notebook shows)."""
+    return posekit.label_frames(*args, **kwargs).widget()
 
 
 def send(canvas, event: str, x: float, y: float) -> None:

@@ -1,6 +1,6 @@
 """TrainingWidget without a browser: it renders the trainer's state (compiling, stopped, finished, failed).
 
-A real tiny-network Trainer runs in the widget's thread; its step function is
+A real tiny-network Trainer runs in a background TrainingJob; its step function is
 wrapped so the test decides when the first step (the compilation) ends. Stop is
 clicked as the front end sends it.
 """
@@ -11,6 +11,7 @@ import threading
 
 import pytest
 
+from posekit.train.run import TrainingJob
 from posekit.train.trainer import Trainer
 from posekit.widgets.training import TrainingWidget
 from tests.train.conftest import FAST, training_config
@@ -40,7 +41,9 @@ def _held(trainer: Trainer) -> tuple[threading.Event, threading.Event]:
 def test_compiling_then_stopped_with_the_snapshot_name(config):
     trainer = Trainer(config, maxiters=50, displayiters=1, saveiters=50, **FAST)
     entered, release = _held(trainer)
-    widget = TrainingWidget(trainer)
+    run = TrainingJob(trainer)
+    widget = TrainingWidget(run)
+    run.start()
     assert entered.wait(120)
     assert trainer.progress.state == "compiling"
     assert "compiling the network (the first step can take a minute)…" in widget.status.value
@@ -48,7 +51,7 @@ def test_compiling_then_stopped_with_the_snapshot_name(config):
     assert widget.loss.layout.display == "none" and widget.loss.value == b""  # no broken-image icon
     widget.stop_button._handle_custom_msg(CLICK, [])
     release.set()
-    widget.wait(120)
+    run.wait(120)
     assert trainer.progress.state == "stopped" and trainer.progress.step == 1
     assert "stopped at iteration 1, snapshot saved: snapshot-1.msgpack" in widget.status.value
     assert "ETA" not in widget.status.value and "running" not in widget.status.value
@@ -57,8 +60,9 @@ def test_compiling_then_stopped_with_the_snapshot_name(config):
 
 
 def test_finished(config):
-    widget = TrainingWidget(Trainer(config, maxiters=2, displayiters=1, saveiters=2, **FAST))
-    widget.wait(120)
+    run = TrainingJob(Trainer(config, maxiters=2, displayiters=1, saveiters=2, **FAST))
+    widget = TrainingWidget(run)
+    run.start().wait(120)
     assert widget.status.value.startswith("finished at iteration 2, snapshot saved: snapshot-2.msgpack")
     assert widget.bar.bar_style == "success" and widget.stop_button.disabled
 
@@ -70,8 +74,10 @@ def test_failure_in_the_training_thread_is_shown(config):
         raise RuntimeError("out of memory on the device")
 
     trainer._step_fn = broken_step
-    widget = TrainingWidget(trainer)
-    widget.wait(120)
-    assert isinstance(widget.error, RuntimeError) and trainer.progress.state == "failed"
+    run = TrainingJob(trainer)
+    widget = TrainingWidget(run)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        run.start().wait(120)
+    assert isinstance(run.error, RuntimeError) and trainer.progress.state == "failed"
     assert "failed: RuntimeError: out of memory on the device" in widget.status.value
     assert widget.bar.bar_style == "danger" and widget.loss.layout.display == "none"
