@@ -50,6 +50,19 @@ def _single_animal_only(verb: str, **given: Any) -> None:
             refuse(verb, name, value, "posekit handles single-animal projects; leave it unset.")
 
 
+def _style_in_config(verb: str, **given: Any) -> None:
+    for name, value in given.items():
+        if value is not None:
+            refuse(verb, name, value, f"set `{name}` in config.yaml (posekit.edit_config(config, "
+                   f"{{{name!r}: ...}})): every drawing verb reads it from there.")
+
+
+def _one_destfolder(destfolder: PathLike | None, dest_folder: PathLike | None) -> PathLike | None:
+    if dest_folder is not None and destfolder is not None:
+        raise ValueError("Give destfolder or dest_folder (DeepLabCut 3's name for it), not both.")
+    return destfolder if dest_folder is None else dest_folder
+
+
 def analyze_videos(
     config: PathLike | Project,
     videos: Videos,
@@ -68,6 +81,11 @@ def analyze_videos(
     robust_nframes: Any = UNSET,
     allow_growth: Any = UNSET,
     use_shelve: Any = UNSET,
+    auto_track: Any = UNSET,
+    n_tracks: int | None = None,
+    calibrate: bool = False,
+    identity_only: bool = False,
+    use_openvino: Any = UNSET,
     *,
     video_extensions: str | Sequence[str] | None = None,
     overwrite: bool = False,
@@ -101,8 +119,12 @@ def analyze_videos(
         DeepLabCut's dynamic cropping; only ``(False, ...)`` is supported.
     modelprefix
         Must be empty.
-    in_random_order, TFGPUinference, robust_nframes, allow_growth, use_shelve
-        No effect (posekit analyses in order, counts frames exactly and has no TensorFlow).
+    in_random_order, TFGPUinference, robust_nframes, allow_growth, use_shelve, use_openvino
+        No effect (posekit analyses in order, counts frames exactly, has no TensorFlow and
+        runs ONNX Runtime on the CPU).
+    auto_track, n_tracks, calibrate, identity_only
+        Multi-animal tracking: not supported (``n_tracks``, ``calibrate`` and
+        ``identity_only`` raise an error; ``auto_track`` has no effect).
     overwrite
         Analyse again videos that have an analysis.
 
@@ -114,7 +136,9 @@ def analyze_videos(
 
     note_ignored("analyze_videos", "posekit analyses in order, counts frames exactly and has no TensorFlow",
                  in_random_order=in_random_order, TFGPUinference=TFGPUinference,
-                 robust_nframes=robust_nframes, allow_growth=allow_growth, use_shelve=use_shelve)
+                 robust_nframes=robust_nframes, allow_growth=allow_growth, use_shelve=use_shelve,
+                 use_openvino=use_openvino, auto_track=auto_track)
+    _single_animal_only("analyze_videos", n_tracks=n_tracks, calibrate=calibrate, identity_only=identity_only)
     check_gputouse("analyze_videos", gputouse)
     if modelprefix:
         refuse("analyze_videos", "modelprefix", modelprefix, "posekit has no model prefixes.")
@@ -200,6 +224,11 @@ def create_labeled_video(
     modelprefix: str = "",
     init_weights: str = "",
     track_method: str = "",
+    superanimal_name: str = "",
+    pcutoff: float | None = None,
+    skeleton: Sequence[Sequence[str]] | None = None,
+    skeleton_color: str | None = None,
+    dest_folder: PathLike | None = None,
     *,
     video_extensions: str | Sequence[str] | None = None,
     overwrite: bool = False,
@@ -237,8 +266,12 @@ def create_labeled_video(
         ``"bodypart"`` (the only colouring of single-animal projects).
     fastmode, displayedindividuals
         No effect (one drawing path; one animal).
-    save_frames, keypoints_only, Frames2plot, modelprefix, init_weights, track_method
+    save_frames, keypoints_only, Frames2plot, modelprefix, init_weights, track_method, superanimal_name
         Not supported: an error says what to do instead.
+    pcutoff, skeleton, skeleton_color
+        Read from config.yaml; passing them is an error that says so.
+    dest_folder
+        DeepLabCut 3's name for ``destfolder``.
     overwrite
         Re-create labeled videos that exist.
 
@@ -261,7 +294,9 @@ def create_labeled_video(
     if modelprefix or init_weights:
         refuse("create_labeled_video", "modelprefix" if modelprefix else "init_weights",
                modelprefix or init_weights, "posekit draws the analysis of the shuffle's own network.")
-    _single_animal_only("create_labeled_video", track_method=track_method)
+    _single_animal_only("create_labeled_video", track_method=track_method, superanimal_name=superanimal_name)
+    _style_in_config("create_labeled_video", pcutoff=pcutoff, skeleton=skeleton, skeleton_color=skeleton_color)
+    destfolder = _one_destfolder(destfolder, dest_folder)
     videos = _expand_folders(videos, _videotype(videotype, video_extensions))
     return LabeledVideos(create(
         config, videos, shuffle, trainingsetindex, draw_skeleton, trailpoints, displaycropped,
@@ -290,6 +325,7 @@ def plot_trajectories(
     resolution: int = 100,
     linewidth: Any = UNSET,
     track_method: str = "",
+    pcutoff: float | None = None,
     *,
     video_extensions: str | Sequence[str] | None = None,
 ) -> TrajectoryReport:
@@ -322,6 +358,8 @@ def plot_trajectories(
         No effect (the returned report shows interactive plots in a notebook).
     modelprefix, track_method
         Must be empty.
+    pcutoff
+        Read from config.yaml; passing it is an error that says so.
 
     Returns
     -------
@@ -335,6 +373,7 @@ def plot_trajectories(
     if modelprefix:
         refuse("plot_trajectories", "modelprefix", modelprefix, "posekit has no model prefixes.")
     _single_animal_only("plot_trajectories", track_method=track_method)
+    _style_in_config("plot_trajectories", pcutoff=pcutoff)
     extra: dict[str, Any] = dict(_filtered(filtered))
     if displayedbodyparts != "all":
         extra["displayedbodyparts"] = displayedbodyparts

@@ -234,19 +234,29 @@ def crop_editor(
 
 def label_frames(
     config: PathLike | Project,
-    stem: str | None = None,
+    multiple_individualsGUI: bool = False,
+    imtypes: Any = UNSET,
+    config3d: Any = None,
+    sourceCam: Any = None,
+    jump_unlabeled: Any = UNSET,
     *,
+    stem: str | None = None,
     canvas_size: tuple[int, int] = (800, 600),
     image_format: str = "jpeg",
 ) -> LabelingView:
     """Label the extracted frames of one video (a labeling canvas in a notebook).
 
     Every change is saved to ``CollectedData_<scorer>.h5`` and ``.csv`` at once.
+    DeepLabCut's signature; the video to label is the keyword ``stem``.
 
     Parameters
     ----------
     config
         Path of the project's ``config.yaml`` (or an open Project).
+    multiple_individualsGUI, config3d, sourceCam
+        Multi-animal and 3D labeling are not supported (an error says so).
+    imtypes, jump_unlabeled
+        No effect (frames are ``img*.png``; the canvas opens on the first frame to label).
     stem
         The video (``labeled-data`` folder); default: the first one with frames.
     canvas_size
@@ -267,6 +277,12 @@ def label_frames(
     """
     from posekit.labeling.session import LabelingSession
 
+    note_ignored("label_frames", "frames are img*.png and the canvas opens where labels are missing",
+                 imtypes=imtypes, jump_unlabeled=jump_unlabeled)
+    for name, value in (("multiple_individualsGUI", multiple_individualsGUI), ("config3d", config3d),
+                        ("sourceCam", sourceCam)):
+        if value:
+            refuse("label_frames", name, value, "posekit labels single-animal 2D projects.")
     return LabelingView(LabelingSession(config, stem), canvas_size=canvas_size, image_format=image_format)
 
 
