@@ -1,4 +1,4 @@
-"""Is the caller a Jupyter kernel? Verbs return widgets there, plain results elsewhere."""
+"""Is the caller a Jupyter kernel? ``train_network(block=None)`` trains in the background there."""
 
 from __future__ import annotations
 
