@@ -224,12 +224,23 @@ def crop_editor(
     Returns
     -------
     CropEditing
+
+    Raises
+    ------
+    ValueError
+        If the project has no videos.
+    KeyError
+        If ``stem`` is not one of them.
+    FileNotFoundError
+        If the video file is missing.
     """
     project = Project.open(config)
     stems = project.video_stems()
     if stem is None and not stems:
         raise ValueError(f"{project.config_path} lists no videos in video_sets; add one with posekit.add_new_videos.")
-    return CropEditing(project, [stem or stems[0]], frame_index=frame_index, canvas_size=canvas_size)
+    stem = stem or stems[0]
+    project.video_path(stem)  # an unknown or missing video is an error now, not when the editor shows
+    return CropEditing(project, [stem], frame_index=frame_index, canvas_size=canvas_size)
 
 
 def label_frames(
