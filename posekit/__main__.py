@@ -39,7 +39,7 @@ def demo(workdir: Path, n_frames: int, numframes2pick: int, seed: int, maxiters:
     from posekit.datasets import make_synthetic_project, synthetic_keypoints
     from posekit.predict.analyze import analyze_videos
     from posekit.predict.evaluate import evaluate_network
-    from posekit.predict.results import read_poses
+    from posekit.predict.results import find_analysis_file, read_poses
     from posekit.project.config import edit_config
     from posekit.project.project import Project
     from posekit.train.trainer import Trainer
@@ -79,8 +79,8 @@ def demo(workdir: Path, n_frames: int, numframes2pick: int, seed: int, maxiters:
     train_error, test_error = float(row[" Train error(px)"]), float(row[" Test error(px)"])
     print(f"evaluation:       train error {train_error:.2f} px, test error {test_error:.2f} px")
     video = project.video_path(project.video_stems()[0])
-    analyze_videos(config, [video], save_as_csv=True)
-    (h5,) = sorted(video.parent.glob(f"{video.stem}DLC_*shuffle1_{progress.step}.h5"))
+    scorer = analyze_videos(config, [video], save_as_csv=True)
+    h5 = find_analysis_file(video, shuffle=1, scorer=scorer)
     predicted = read_poses(h5).to_numpy().reshape(-1, len(project.bodyparts), 3)
     truth = synthetic_keypoints(len(predicted))
     video_error = float(np.nanmean(np.linalg.norm(predicted[..., :2] - truth, axis=-1)))

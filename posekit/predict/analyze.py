@@ -48,7 +48,7 @@ from posekit.predict.results import (
     write_metadata,
     write_poses,
 )
-from posekit.project.project import VIDEO_SUFFIXES, Project
+from posekit.project.project import Project, list_videos
 from posekit.utils.atomic import atomic_path
 from posekit.utils.process import run
 
@@ -161,51 +161,6 @@ class AnalysisResult(str):
 # --------------------------------------------------------------------------- #
 # Inputs
 # --------------------------------------------------------------------------- #
-
-
-def _suffixes(videotype: str | Sequence[str] | None) -> tuple[str, ...]:
-    if not videotype:
-        return VIDEO_SUFFIXES
-    types = [videotype] if isinstance(videotype, str) else list(videotype)
-    return tuple("." + t.lower().lstrip(".") for t in types)
-
-
-def _excluded(path: Path) -> bool:
-    """DeepLabCut never analyses its own outputs: ``*_labeled.*`` and ``*_full.*``."""
-    return "_labeled." in path.name or "_full." in path.name
-
-
-def list_videos(
-    videos: str | os.PathLike | Iterable[str | os.PathLike], videotype: str | Sequence[str] = ""
-) -> list[Path]:
-    """The video files ``analyze_videos`` would process, in order, without repeats.
-
-    Folders are scanned (not recursively) for files whose suffix is
-    ``videotype`` (``"avi"`` or ``".avi"``; default: every known video suffix);
-    explicitly named files are taken whatever their suffix. Files with
-    ``_labeled.`` or ``_full.`` in their name (labelled-video outputs) are left out.
-
-    Raises
-    ------
-    FileNotFoundError
-        If a named file or folder does not exist.
-    """
-    if isinstance(videos, (str, os.PathLike)):
-        videos = [videos]
-    suffixes = _suffixes(videotype)
-    found: dict[Path, None] = {}
-    for entry in videos:
-        path = Path(entry).expanduser()
-        if path.is_dir():
-            for p in sorted(path.iterdir()):
-                if p.is_file() and p.suffix.lower() in suffixes and not _excluded(p):
-                    found.setdefault(p, None)
-        elif path.is_file():
-            if not _excluded(path):
-                found.setdefault(path, None)
-        else:
-            raise FileNotFoundError(f"Video '{path}' does not exist (neither a file nor a folder).")
-    return list(found)
 
 
 def _train_dir(project: Project, fraction: float, shuffle: int) -> Path:

@@ -20,9 +20,15 @@ from typing import Any
 import pandas as pd
 
 from posekit.predict.filtering import FILTERS, filter_predictions
-from posekit.predict.results import filtered_path, poses_from_dataframe, read_poses, write_poses
-from posekit.project.project import Project
-from posekit.viz.labeled_video import current_scorer, find_analysis_file, resolve_videos
+from posekit.predict.results import (
+    current_scorer,
+    filtered_path,
+    find_analysis_file,
+    poses_from_dataframe,
+    read_poses,
+    write_poses,
+)
+from posekit.project.project import Project, list_videos
 
 __all__ = ["FilterReport", "filter_analysis_file", "filterpredictions"]
 
@@ -196,7 +202,7 @@ def filterpredictions(
               "process_noise": process_noise}
     params = {k: v for k, v in params.items() if k in FILTERS[filtertype][1]}
     project = Project.open(config)
-    paths = resolve_videos(project, video)
+    paths = list_videos(video, project=project, required=True)
     if videotype:
         suffix = videotype.lower() if videotype.startswith(".") else f".{videotype.lower()}"
         paths = [p for p in paths if p.suffix.lower() == suffix]

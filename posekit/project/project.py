@@ -1,10 +1,9 @@
-"""The Project: every path and name the workflow uses, DeepLabCut's rules in one place."""
+"""The Project: every path the workflow uses (the names themselves come from :mod:`posekit.project.naming`)."""
 
 from __future__ import annotations
 
-import math
 import os
-import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,28 +14,28 @@ from posekit.project.config import (
     read_config,
     write_config,
 )
+from posekit.project.naming import (
+    DLC_MODELS,
+    TRAINING_DATASETS,
+    VIDEO_SUFFIXES,
+    collected_data_name,
+    dataset_folder_name,
+    frame_filename,
+    frame_index_from_name,
+    glob_escape,
+    is_labeled_images_folder,
+    is_video_output,
+    iteration_folder_name,
+    labeled_images_folder_name,
+    model_folder_name,
+    split_file_name,
+    train_pct,
+    video_stem,
+)
 
-#: Video file suffixes recognised when a folder is scanned (DeepLabCut 3.x list).
-VIDEO_SUFFIXES = (".avi", ".mp4", ".mov", ".mpeg", ".mpg", ".mpv", ".mkv", ".flv", ".qt", ".yuv")
-
-_FRAME_RE = re.compile(r"^img(\d+)\.png$")
-
-
-def frame_filename(index: int, n_frames: int) -> str:
-    """DeepLabCut's name of an extracted frame: ``img<index>.png``, zero padded.
-
-    The width is ``ceil(log10(n_frames))`` digits (250 frames -> ``img005.png``);
-    larger numbers are never truncated.
-    """
-    width = math.ceil(math.log10(n_frames)) if n_frames > 1 else 1
-    return f"img{str(int(index)).zfill(width)}.png"
-
-
-def frame_index_from_name(name: str) -> int | None:
-    """Return the frame number in ``img<digits>.png``, or None for other names."""
-    match = _FRAME_RE.match(Path(name).name)
-    return int(match.group(1)) if match else None
-
+# Names re-exported for the modules that import them from here.
+__all__ = ["VIDEO_SUFFIXES", "Project", "frame_filename", "frame_index_from_name", "glob_escape",
+           "list_videos", "train_pct", "video_stem"]
 
 @dataclass
 class Project:
@@ -116,11 +115,11 @@ class Project:
 
     def collected_data_path(self, stem: str, suffix: str = ".h5") -> Path:
         """``labeled-data/<stem>/CollectedData_<scorer>.h5`` (or ``.csv``)."""
-        return self.labeled_folder(stem) / f"CollectedData_{self.scorer}{suffix}"
+        return self.labeled_folder(stem) / collected_data_name(self.scorer, suffix)
 
     def labeled_images_dir(self, stem: str) -> Path:
         """``labeled-data/<stem>_labeled/`` where check_labels writes."""
-        return self.labeled_data_dir / f"{stem}_labeled"
+        return self.labeled_data_dir / labeled_images_folder_name(stem)
 
     # -- training sets and models (DLC naming) ---------------------------- #
     @property
@@ -145,18 +144,17 @@ class Project:
     def dataset_dir(self, iteration: int | None = None) -> Path:
         """``training-datasets/iteration-<N>/UnaugmentedDataSet_<Task><date>/``."""
         n = self.iteration if iteration is None else iteration
-        return self.root / "training-datasets" / f"iteration-{n}" / f"UnaugmentedDataSet_{self.task_date}"
+        return self.root / TRAINING_DATASETS / iteration_folder_name(n) / dataset_folder_name(self.task_date)
 
     def split_path(self, fraction: float, shuffle: int, iteration: int | None = None) -> Path:
         """The human-readable split file of one (fraction, shuffle) pair (YAML, no pickle)."""
-        name = f"Documentation_data-{self.cfg['Task']}_{train_pct(fraction)}shuffle{shuffle}.yaml"
-        return self.dataset_dir(iteration) / name
+        return self.dataset_dir(iteration) / split_file_name(self.cfg["Task"], fraction, shuffle)
 
     def model_dir(self, fraction: float, shuffle: int, iteration: int | None = None) -> Path:
         """``dlc-models/iteration-<N>/<Task><date>-trainset<pct>shuffle<k>/``."""
         n = self.iteration if iteration is None else iteration
-        name = f"{self.task_date}-trainset{train_pct(fraction)}shuffle{shuffle}"
-        return self.root / "dlc-models" / f"iteration-{n}" / name
+        name = model_folder_name(self.task_date, fraction, shuffle)
+        return self.root / DLC_MODELS / iteration_folder_name(n) / name
 
     # -- videos ----------------------------------------------------------- #
     def video_key(self, stem: str) -> str:
@@ -254,20 +252,78 @@ class Project:
         return sorted(
             p.name
             for p in self.labeled_data_dir.iterdir()
-            if p.is_dir() and "_labeled" not in p.name
+            if p.is_dir() and not is_labeled_images_folder(p.name)
         )
 
 
-def train_pct(fraction: float) -> int:
-    """DeepLabCut's ``<pct>`` in names: ``int(100 * fraction)``, truncated (0.29 -> 28)."""
-    return int(100 * fraction)
+def video_suffixes(videotype: str | Sequence[str] | None) -> tuple[str, ...]:
+    """``videotype`` (``"mp4"``, ``".avi"`` or a list) as lower-case suffixes; empty: every known one."""
+    if not videotype:
+        return VIDEO_SUFFIXES
+    types = [videotype] if isinstance(videotype, str) else list(videotype)
+    return tuple("." + t.lower().lstrip(".") for t in types)
 
 
-def video_stem(key: str) -> str:
-    """Stem of a ``video_sets`` key, whatever OS wrote it (``\\`` or ``/``)."""
-    return Path(key.replace("\\", "/")).stem
+def list_videos(
+    videos: str | os.PathLike | Iterable[str | os.PathLike],
+    videotype: str | Sequence[str] = "",
+    project: Project | None = None,
+    *,
+    required: bool = False,
+) -> list[Path]:
+    """The video files that ``videos`` names, in order, without repeats.
 
+    The one video listing of every verb (analyze_videos, create_labeled_video,
+    plot_trajectories, extract_outlier_frames, filterpredictions).
 
-def glob_escape(text: str) -> str:
-    """Escape glob metacharacters in a literal file-name part."""
-    return re.sub(r"([\[\]*?])", r"[\1]", text)
+    Parameters
+    ----------
+    videos
+        Video files, folders, and (with ``project``) project video stems; a
+        single one is accepted too.
+    videotype
+        Suffix(es) of the videos taken from folders (``"mp4"``, ``".avi"``;
+        default every known video suffix). Named files are taken whatever
+        their suffix.
+    project
+        Resolve names that are neither a file nor a folder as video stems of
+        this project (:meth:`Project.video_path`).
+    required
+        Raise when nothing is found (otherwise an empty list is returned).
+
+    Returns
+    -------
+    list of Path
+        Absolute, not resolved: outputs go beside the path given (a symlink in
+        ``videos/`` when the project links its videos), not beside its target.
+        DeepLabCut's own outputs (names with ``_labeled.`` or ``_full.``) are
+        left out, from folders and named files alike, as DeepLabCut does.
+
+    Raises
+    ------
+    FileNotFoundError
+        If an entry is neither a file, a folder nor (with ``project``) a project
+        video, or with ``required`` when no video is found.
+    """
+    if isinstance(videos, (str, os.PathLike)):
+        videos = [videos]
+    suffixes = video_suffixes(videotype)
+    found: dict[Path, None] = {}
+    for entry in videos:
+        path = Path(entry).expanduser()
+        if path.is_dir():
+            for p in sorted(path.iterdir()):
+                if p.is_file() and p.suffix.lower() in suffixes and not is_video_output(p.name):
+                    found.setdefault(p.absolute(), None)
+        elif path.is_file():
+            if not is_video_output(path.name):
+                found.setdefault(path.absolute(), None)
+        elif project is not None and str(entry) in project.video_stems():
+            found.setdefault(project.video_path(str(entry)).absolute(), None)
+        else:
+            known = (f" nor a video of the project (its videos: {', '.join(project.video_stems()) or 'none'})"
+                     if project is not None else "")
+            raise FileNotFoundError(f"Video '{entry}' does not exist: it is neither a file, a folder{known}.")
+    if required and not found:
+        raise FileNotFoundError(f"No video found in {videos!r} (videotype {videotype!r}).")
+    return list(found)

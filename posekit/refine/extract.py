@@ -3,9 +3,12 @@
 Two stages, so a notebook can show what was found before anything is written:
 
 1. :func:`find_outliers` reads each video's analysis (``<stem><scorer>.h5``,
-   written by ``analyze_videos``), adds the analysis crop offset (DeepLabCut
-   2.3), and scores the frames within config ``start``/``stop`` with one
-   detector of :mod:`posekit.refine.outliers`. Nothing is written.
+   written by ``analyze_videos``; found by
+   :func:`~posekit.predict.results.find_analysis_file`: the current snapshot's,
+   else the newest of the shuffle with a warning), adds the analysis crop
+   offset (DeepLabCut 2.3, :attr:`~posekit.predict.results.Analysis.offset`),
+   and scores the frames within config ``start``/``stop`` with one detector
+   of :mod:`posekit.refine.outliers`. Nothing is written.
 2. :func:`extract_candidates` thins the candidates to ``numframes2pick``
    (uniform or k-means, shared with ``extract_frames``), adds the video to the
    project if needed, saves the frames as ``labeled-data/<stem>/img<idx>.png``
@@ -44,10 +47,12 @@ from posekit.frames.selection import (
     uniform_indices,
 )
 from posekit.predict.predictor import snapshot_scorer
+from posekit.predict.results import find_analysis_file, read_analysis
 from posekit.project.project import (
     Project,
     frame_filename,
     frame_index_from_name,
+    list_videos,
     video_stem,
 )
 from posekit.refine.machinelabels import (
@@ -79,54 +84,6 @@ __all__ = [
 EXTRACTION_ALGORITHMS = ("kmeans", "uniform")
 #: Up to this many candidates are read one by one for k-means; more are decoded in one pass.
 _RANDOM_READS_MAX = 64
-
-
-# --------------------------------------------------------------------------- #
-# Which analysis file
-# --------------------------------------------------------------------------- #
-
-
-def _analysis_files(video: Path, scorer: str, destfolder: str | os.PathLike | None):
-    from posekit.predict.results import analysis_paths
-
-    paths = analysis_paths(video, scorer, destfolder)
-    if not paths.h5.is_file():
-        folder = paths.h5.parent
-        others = sorted(
-            p.name
-            for p in folder.glob(f"{video.stem}DLC*.h5")
-            if not p.name.endswith("_filtered.h5")
-        ) if folder.is_dir() else []
-        raise FileNotFoundError(
-            f"No analysis of '{video.name}' by {scorer}: '{paths.h5}' does not exist. "
-            f"Run posekit.analyze_videos(config, [{str(video)!r}]) first"
-            + (f" (destfolder={str(destfolder)!r})" if destfolder else "")
-            + (f". Analyses found there by other snapshots: {others}; pick that snapshot "
-               "with config snapshotindex, or analyse again." if others else ".")
-        )
-    return paths
-
-
-def load_analysis(
-    video: Path, scorer: str, destfolder: str | os.PathLike | None = None
-) -> tuple[np.ndarray, list[str], Path, dict[str, Any]]:
-    """Predictions of ``video`` in full-frame pixels: ``(poses (n, J, 3), bodyparts, h5, meta)``.
-
-    When the analysis was cropped (``_meta.json`` ``cropping``), ``x1`` and
-    ``y1`` of ``cropping_parameters`` are added, as DeepLabCut 2.3 does before
-    looking for outliers.
-    """
-    from posekit.predict.results import poses_from_dataframe, read_metadata, read_poses
-
-    paths = _analysis_files(video, scorer, destfolder)
-    poses, bodyparts, _ = poses_from_dataframe(read_poses(paths.h5))
-    meta: dict[str, Any] = read_metadata(paths.meta) if paths.meta.is_file() else {}
-    if meta.get("cropping"):
-        x1, _, y1, _ = (int(v) for v in meta["cropping_parameters"])
-        poses = poses.copy()
-        poses[:, :, 0] += x1
-        poses[:, :, 1] += y1
-    return poses, bodyparts, paths.h5, meta
 
 
 # --------------------------------------------------------------------------- #
@@ -246,7 +203,9 @@ def find_outliers(
     for video in (Path(v) for v in videos):
         if not video.is_file():
             raise FileNotFoundError(f"Video '{video}' does not exist.")
-        poses, bodyparts, h5, _ = load_analysis(video, scorer, destfolder)
+        h5 = find_analysis_file(video, shuffle, destfolder, scorer)
+        analysis = read_analysis(h5)
+        poses, bodyparts = analysis.full_frame_poses(), analysis.bodyparts
         parts = select_bodyparts(bodyparts, comparisonbodyparts)
         n = len(poses)
         first, last = frame_range(n, project.cfg["start"], project.cfg["stop"])
@@ -279,7 +238,7 @@ def find_outliers(
                 stem=stem,
                 video=video,
                 analysis=h5,
-                scorer=scorer,
+                scorer=analysis.scorer,  # the file's: another snapshot's when it fell back
                 bodyparts=bodyparts,
                 compared=[bodyparts[j] for j in parts],
                 poses=poses,
@@ -633,9 +592,4 @@ def outlier_videos(
     FileNotFoundError
         If ``videos`` names no video.
     """
-    from posekit.predict.analyze import list_videos
-
-    files = list_videos(videos, videotype)
-    if not files:
-        raise FileNotFoundError(f"No video found in {videos!r} (videotype {videotype!r}).")
-    return files
+    return list_videos(videos, videotype, required=True)

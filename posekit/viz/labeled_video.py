@@ -1,8 +1,7 @@
 """``create_labeled_video``: draw predicted poses on videos, streamed, in numpy.
 
-Also home of the small reader of ``analyze_videos`` output that the plotting
-verbs share: finding ``<stem><scorer>.h5`` for a video (:func:`find_analysis_file`)
-and reading it with its crop metadata (:func:`read_analysis`).
+The analysis is found and read by :mod:`posekit.predict.results`
+(:func:`find_analysis_file`, :func:`read_analysis`, re-exported here).
 
 The video is never held in memory: a background thread decodes frames
 (:meth:`~posekit.io.video.VideoReader.iter_frames`), this thread draws on each
@@ -14,16 +13,16 @@ side by side and memory stays flat whatever the video's length.
 from __future__ import annotations
 
 import os
-import re
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from posekit.project.project import VIDEO_SUFFIXES, Project, glob_escape
+from posekit.predict.results import Analysis, current_scorer, find_analysis_file, read_analysis
+from posekit.project.naming import labeled_video_name
+from posekit.project.project import Project, list_videos
 from posekit.viz.check_labels import skeleton_indices
 from posekit.viz.colors import bodypart_colors, named_color
 from posekit.viz.draw import draw_line, draw_marker
@@ -37,267 +36,20 @@ __all__ = [
     "find_analysis_file",
     "labeled_video_path",
     "read_analysis",
-    "resolve_videos",
 ]
 
-#: DeepLabCut scorer prefixes of analysis files (``DeepCut`` before 2.1).
-SCORER_PREFIXES = ("DLC_", "DeepCut")
-#: Stem suffix of filterpredictions' output (``<stem><scorer>_filtered.h5``).
-_FILTERED = "_filtered"
 #: Trail dots are drawn this much fainter than the current position.
 TRAIL_ALPHA = 0.75
 #: ``codec`` names DeepLabCut users pass (OpenCV fourccs) -> ffmpeg encoders.
 _CODEC_ALIASES = {"mp4v": "mpeg4", "avc1": "libx264", "h264": "libx264", "x264": "libx264"}
-_SHUFFLE_RE = re.compile(r"shuffle(\d+)_")
 #: x264 speed preset: about twice as fast as the default "medium" at the same
 #: quality (crf 15) and, for labeled videos, a similar file size.
 _X264_PRESET = "veryfast"
 
 
 # --------------------------------------------------------------------------- #
-# Analysis files: locating and reading
+# Labeled video names
 # --------------------------------------------------------------------------- #
-
-
-@dataclass
-class Analysis:
-    """One ``analyze_videos`` result, as dense arrays.
-
-    Attributes
-    ----------
-    path : Path
-        The ``<stem><scorer>.h5`` file.
-    scorer : str
-        The scorer (network) name.
-    bodyparts : list of str
-        Body parts in the file's column order.
-    xy : numpy.ndarray
-        (n_frames, J, 2) float64 x, y as stored (crop-relative when the
-        analysis was cropped). Frames missing from the file's index are NaN.
-    likelihood : numpy.ndarray
-        (n_frames, J) float64; NaN for missing frames.
-    cropping : bool
-        Whether the analysis ran on cropped frames.
-    crop : tuple of int or None
-        ``(x1, x2, y1, y2)`` when ``cropping``.
-    meta : dict
-        The metadata read beside the file (``{}`` when there is none).
-    """
-
-    path: Path
-    scorer: str
-    bodyparts: list[str]
-    xy: np.ndarray
-    likelihood: np.ndarray
-    cropping: bool = False
-    crop: tuple[int, int, int, int] | None = None
-    meta: dict[str, Any] = field(default_factory=dict, repr=False)
-
-    @property
-    def n_frames(self) -> int:
-        """Rows of the arrays (last frame number in the file + 1)."""
-        return len(self.xy)
-
-    @property
-    def offset(self) -> tuple[int, int]:
-        """``(x1, y1)`` to add to stored coordinates for full-frame pixels."""
-        if self.cropping and self.crop is not None:
-            return self.crop[0], self.crop[2]
-        return 0, 0
-
-
-def read_analysis(path: str | os.PathLike) -> Analysis:
-    """Read an analysis ``.h5`` (DeepLabCut layout) and its crop metadata.
-
-    Parameters
-    ----------
-    path
-        ``<stem><scorer>.h5`` (key ``df_with_missing`` or the file's only key;
-        columns ``scorer/bodyparts/coords`` with ``x, y, likelihood``; index =
-        frame number), read with :mod:`posekit.predict.results`.
-
-    Returns
-    -------
-    Analysis
-
-    Raises
-    ------
-    FileNotFoundError
-        If the file does not exist.
-    ValueError
-        If it is not a single-animal analysis table.
-
-    Notes
-    -----
-    Crop metadata comes from ``<stem><scorer>_meta.json`` (what posekit's
-    ``analyze_videos`` writes). posekit does not unpickle DeepLabCut's
-    ``_meta.pickle``; when only that exists a warning says the crop offset is
-    unknown and none is applied.
-    """
-    from posekit.predict.results import poses_from_dataframe, read_metadata, read_poses
-
-    path = Path(path)
-    frame = read_poses(path)
-    poses, bodyparts, scorer = poses_from_dataframe(frame)
-    index = np.asarray(frame.index, dtype=np.int64)
-    if len(index) and index.min() < 0:
-        raise ValueError(f"'{path}' has negative frame numbers in its index.")
-    n = int(index.max()) + 1 if len(index) else 0
-    xy = np.full((n, len(bodyparts), 2), np.nan)
-    likelihood = np.full((n, len(bodyparts)), np.nan)
-    xy[index] = poses[..., :2]
-    likelihood[index] = poses[..., 2]
-    # a filtered file's metadata (crop) is its analysis's: <stem><scorer>_meta.json
-    meta_json = path.with_name(f"{path.stem.removesuffix(_FILTERED)}_meta.json")
-    meta: dict[str, Any] = {}
-    if meta_json.is_file():
-        meta = dict(read_metadata(meta_json))
-    elif path.with_name(f"{path.stem}_meta.pickle").is_file():
-        warnings.warn(
-            f"'{path.name}' has DeepLabCut's _meta.pickle but no _meta.json; posekit does not "
-            "unpickle files, so any analysis crop is unknown and no offset is applied. If "
-            "the video was analysed cropped, re-run posekit.analyze_videos.", stacklevel=3)
-    cropping = bool(meta.get("cropping", False))
-    crop = None
-    if cropping:
-        params = meta.get("cropping_parameters")
-        try:
-            x1, x2, y1, y2 = (round(float(v)) for v in params)
-        except (TypeError, ValueError):
-            raise ValueError(f"The metadata of '{path}' says the analysis was cropped but its "
-                             f"cropping_parameters are {params!r}, not [x1, x2, y1, y2].") from None
-        crop = (x1, x2, y1, y2)
-    return Analysis(path=path, scorer=scorer, bodyparts=bodyparts, xy=xy,
-                    likelihood=likelihood, cropping=cropping, crop=crop, meta=meta)
-
-
-def current_scorer(config: str | os.PathLike | Project, shuffle: int = 1,
-                   trainingsetindex: int = 0) -> str | None:
-    """:func:`~posekit.predict.predictor.snapshot_scorer`, or None if the shuffle is untrained."""
-    from posekit.predict.predictor import snapshot_scorer
-    from posekit.train.snapshots import list_snapshots
-
-    project = Project.open(config)
-    train_dir = project.model_dir(project.training_fraction(trainingsetindex), shuffle) / "train"
-    if not list_snapshots(train_dir):
-        return None
-    return snapshot_scorer(project, shuffle, trainingsetindex)
-
-
-def _scorer_of(path: Path, stem: str) -> str:
-    return path.name[len(stem):-len(".h5")]
-
-
-def find_analysis_file(
-    video: str | os.PathLike,
-    shuffle: int = 1,
-    destfolder: str | os.PathLike | None = None,
-    scorer: str | None = None,
-    filtered: bool = False,
-) -> Path:
-    """The ``analyze_videos`` output of ``video`` (or its ``filterpredictions`` output).
-
-    Looks in ``destfolder`` (default: the video's folder) for
-    ``<stem><scorer>.h5``. With ``scorer`` (the current snapshot's, see
-    :func:`current_scorer`) that exact file wins. Otherwise, or when it is
-    missing, any ``<stem>DLC_*.h5`` (or legacy ``DeepCut*``) of the same
-    ``shuffle`` is taken, the most recently written one if there are several,
-    with a warning saying which (``_filtered`` files are never picked).
-    With ``filtered``, that analysis's ``<stem><scorer>_filtered.h5`` is returned.
-
-    Raises
-    ------
-    FileNotFoundError
-        If there is no analysis of this video and shuffle; the message says to
-        run ``analyze_videos``. With ``filtered``, also if the analysis has no
-        filtered file; the message says to run ``filterpredictions``.
-    """
-    if filtered:
-        from posekit.predict.results import filtered_path
-
-        analysis = find_analysis_file(video, shuffle, destfolder, scorer)
-        path = filtered_path(analysis)
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"No filtered analysis of video '{video}': '{path.name}' does not exist in "
-                f"'{path.parent}'. Run posekit.filterpredictions(config, ['{video}'], shuffle={shuffle}"
-                + (f", destfolder='{destfolder}'" if destfolder is not None else "")
-                + ") first, or pass filtered=False.")
-        return path
-    video = Path(video)
-    folder = Path(destfolder) if destfolder is not None else video.parent
-    stem = video.stem
-    if scorer:
-        from posekit.predict.results import analysis_paths
-
-        preferred = analysis_paths(video, scorer, destfolder).h5
-        if preferred.is_file():
-            return preferred
-    found = sorted({
-        p for prefix in SCORER_PREFIXES for p in folder.glob(f"{glob_escape(stem)}{prefix}*.h5")
-        if p.is_file() and not p.name.endswith("_filtered.h5")
-    })
-
-    def shuffle_of(p: Path) -> int | None:
-        m = _SHUFFLE_RE.search(_scorer_of(p, stem))
-        return int(m.group(1)) if m else None
-
-    same = [p for p in found if shuffle_of(p) in (shuffle, None)]
-    if not same:
-        wanted = f"'{stem}{scorer}.h5'" if scorer else f"'{stem}DLC_*shuffle{shuffle}_*.h5'"
-        others = ""
-        if found:
-            others = (" Analyses of other shuffles are there: "
-                      + ", ".join(p.name for p in found) + "; pass their shuffle= to use them.")
-        raise FileNotFoundError(
-            f"No analysis of video '{video}' found in '{folder}' (looked for {wanted}).{others} "
-            f"Run posekit.analyze_videos(config, ['{video}'], shuffle={shuffle}"
-            + (f", destfolder='{folder}'" if destfolder is not None else "")
-            + ") first.")
-    chosen = max(same, key=lambda p: (p.stat().st_mtime, p.name))
-    if scorer:
-        warnings.warn(
-            f"No analysis of '{video.name}' by the current snapshot ({scorer}) in '{folder}'; "
-            f"using '{chosen.name}' (another snapshot's analysis). Run posekit.analyze_videos "
-            "to analyse it with the current one.", stacklevel=2)
-    elif len(same) > 1:
-        warnings.warn(
-            f"{len(same)} analyses of '{video.name}' for shuffle {shuffle} in '{folder}' "
-            f"({', '.join(p.name for p in same)}); using the newest, '{chosen.name}'.",
-            stacklevel=2)
-    return chosen
-
-
-def resolve_videos(project: Project, videos: str | os.PathLike | Iterable[str | os.PathLike]
-                   ) -> list[Path]:
-    """Video files from paths, folders (their videos) or project video stems.
-
-    Folders contribute every file with a video suffix except posekit's and
-    DeepLabCut's own outputs (names containing ``_labeled.`` or ``_full.``).
-    """
-    if isinstance(videos, (str, os.PathLike)):
-        videos = [videos]
-    out: list[Path] = []
-    for item in videos:
-        p = Path(item).expanduser()
-        if p.is_dir():
-            out.extend(sorted(
-                f for f in p.iterdir()
-                if f.is_file() and f.suffix.lower() in VIDEO_SUFFIXES
-                and "_labeled." not in f.name and "_full." not in f.name))
-        elif p.is_file():
-            out.append(p)
-        elif str(item) in project.video_stems():
-            out.append(project.video_path(str(item)))
-        else:
-            raise FileNotFoundError(
-                f"Video '{item}' is neither a file, a folder nor a video of the project "
-                f"(its videos: {', '.join(project.video_stems()) or 'none'}).")
-    if not out:
-        raise ValueError(f"No video found in {videos!r}.")
-    # absolute, not resolved: analyses sit beside the path given (a symlink in
-    # videos/ when the project links its videos), not beside the link's target
-    return list(dict.fromkeys(p.absolute() for p in out))
 
 
 def labeled_video_path(analysis_path: str | os.PathLike) -> Path:
@@ -307,9 +59,7 @@ def labeled_video_path(analysis_path: str | os.PathLike) -> Path:
     ``<stem><scorer>filtered_labeled.mp4`` (no underscore before ``filtered``).
     """
     analysis_path = Path(analysis_path)
-    if analysis_path.stem.endswith(_FILTERED):
-        return analysis_path.with_name(f"{analysis_path.stem[:-len(_FILTERED)]}filtered_labeled.mp4")
-    return analysis_path.with_name(f"{analysis_path.stem}_labeled.mp4")
+    return analysis_path.with_name(labeled_video_name(analysis_path.name))
 
 
 # --------------------------------------------------------------------------- #
@@ -516,7 +266,7 @@ def create_labeled_video(
         For an unknown body part in ``displayedbodyparts``.
     """
     project = Project.open(config)
-    paths = resolve_videos(project, videos)
+    paths = list_videos(videos, project=project, required=True)
     scorer = current_scorer(project, shuffle, trainingsetindex)
     codec = _CODEC_ALIASES.get(codec, codec)
     displayed_mask(displayedbodyparts, project.bodyparts, project.config_path)  # fail early
@@ -543,7 +293,7 @@ def _render(video: Path, analysis: Analysis, style: LabeledVideoStyle, out: Path
     from posekit.io.video import VideoReader, write_video
 
     crop = analysis.crop if (analysis.cropping and displaycropped) else None
-    xy = analysis.xy if crop is not None else analysis.xy + np.asarray(analysis.offset, float)
+    xy = analysis.xy if crop is not None else analysis.full_frame_xy
     visible = visible_points(xy, analysis.likelihood, style)
     tmp = out.with_name(f".{out.stem}.partial{out.suffix}")
     with VideoReader(video, crop=crop) as reader:

@@ -17,15 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from posekit.project.project import Project
-from posekit.viz.labeled_video import (
-    Analysis,
-    current_scorer,
-    displayed_mask,
-    find_analysis_file,
-    read_analysis,
-    resolve_videos,
-)
+from posekit.predict.results import Analysis, current_scorer, find_analysis_file, read_analysis
+from posekit.project.naming import PLOT_POSES, trajectory_plot_name
+from posekit.project.project import Project, list_videos
+from posekit.viz.labeled_video import displayed_mask
 
 __all__ = ["PLOTS", "TrajectoryPlots", "plot_trajectories", "trajectory_figures"]
 
@@ -70,7 +65,7 @@ def trajectory_figures(analysis: Analysis, cfg: dict[str, Any]) -> dict[str, Any
     Parameters
     ----------
     analysis
-        From :func:`~posekit.viz.labeled_video.read_analysis`. Coordinates are
+        From :func:`~posekit.predict.results.read_analysis`. Coordinates are
         plotted as stored (crop-relative for cropped analyses, as in DeepLabCut).
     cfg
         Project config: ``pcutoff``, ``colormap``, ``alphavalue``.
@@ -198,7 +193,7 @@ def plot_trajectories(
         If a video or its analysis is missing (run ``analyze_videos`` first).
     """
     project = Project.open(config)
-    paths = resolve_videos(project, videos)
+    paths = list_videos(videos, project=project, required=True)
     scorer = current_scorer(project, shuffle, trainingsetindex)
     suffix = imagetype if imagetype.startswith(".") else f".{imagetype}"
     found = [(video, find_analysis_file(video, shuffle, destfolder, scorer, filtered=filtered))
@@ -211,12 +206,12 @@ def plot_trajectories(
             analysis = dataclasses.replace(
                 analysis, bodyparts=[b for b, keep in zip(analysis.bodyparts, shown, strict=True) if keep],
                 xy=analysis.xy[:, shown], likelihood=analysis.likelihood[:, shown])
-        folder = (Path(destfolder) if destfolder is not None else video.parent) / "plot-poses" / video.stem
+        folder = (Path(destfolder) if destfolder is not None else video.parent) / PLOT_POSES / video.stem
         folder.mkdir(parents=True, exist_ok=True)
         figures = trajectory_figures(analysis, project.cfg)
         result = TrajectoryPlots(stem=video.stem, analysis=h5, folder=folder, figures=figures)
         for name, fig in figures.items():
-            result.paths[name] = folder / f"{name}{'_filtered' if filtered else ''}{suffix}"
+            result.paths[name] = folder / trajectory_plot_name(name, suffix, filtered)
             fig.savefig(result.paths[name], dpi=resolution)
         results[video.stem] = result
     return results
