@@ -40,8 +40,11 @@ from posekit.predict.results import (
     read_poses,
     write_poses,
 )
+from posekit.project import naming
+from posekit.project.naming import COMBINED_RESULTS
 from posekit.project.project import Project, train_pct
 from posekit.utils.atomic import atomic_path
+from posekit.viz.style import PlotStyle
 
 __all__ = [
     "KEYPOINT_ERROR_NAMES",
@@ -71,7 +74,6 @@ KEYPOINT_ERROR_NAMES: list[str] = [
     "Train error (px) with p-cutoff",
     "Test error (px) with p-cutoff",
 ]
-COMBINED_RESULTS = "CombinedEvaluation-results.csv"
 
 
 @dataclass
@@ -144,9 +146,9 @@ def evaluation_folder(project: Project, fraction: float, shuffle: int) -> Path:
 
     A config ``eval_prefix`` key replaces ``evaluation-results`` (as in DeepLabCut).
     """
-    top = project.cfg.get("eval_prefix") or "evaluation-results"
-    name = project.model_dir(fraction, shuffle).name
-    return project.root / top / f"iteration-{project.iteration}" / name
+    top = project.cfg.get("eval_prefix") or naming.EVALUATION_RESULTS
+    name = naming.model_folder_name(project.task_date, fraction, shuffle)
+    return project.root / top / naming.iteration_folder_name(project.iteration) / name
 
 
 def keypoint_distances(
@@ -354,7 +356,7 @@ def _evaluate_snapshot(project, training_set, shuffle, tsi, fraction, iteration,
         )
     scale = float(predictor.pose_cfg.get("global_scale", 1.0)) if rescale else 1.0
     suffix = "-rescale" if rescale else ""
-    h5 = folder / f"{predictor.scorer}-snapshot-{iteration}{suffix}.h5"
+    h5 = folder / naming.evaluation_h5_name(predictor.scorer, iteration, suffix)
     index = object_multiindex(images)
     predicted = None
     # DeepLabCut reuses existing predictions; posekit also checks they are newer than the
@@ -371,7 +373,7 @@ def _evaluate_snapshot(project, training_set, shuffle, tsi, fraction, iteration,
         predicted = predict_images(predictor, paths, scale=scale, batch_size=batch_size).astype(np.float64)
         write_poses(poses_to_dataframe(predicted, predictor.scorer, bodyparts, index=index), h5,
                     h5_format="fixed")
-    pcutoff = float(cfg["pcutoff"])
+    pcutoff = PlotStyle.from_config(cfg).pcutoff
     labels = human * scale
     dist = keypoint_distances(labels, predicted)[:, parts]
     dist_p = keypoint_distances(labels, predicted, pcutoff)[:, parts]
@@ -381,7 +383,7 @@ def _evaluate_snapshot(project, training_set, shuffle, tsi, fraction, iteration,
         [_nanmean(d[rows], axis=0) for d, rows in ((dist, train), (dist, test), (dist_p, train), (dist_p, test))],
         index=KEYPOINT_ERROR_NAMES, columns=part_names,
     )
-    keypoint_file = folder / f"{predictor.scorer}{suffix}-keypoint-results.csv"  # scorer names the iteration
+    keypoint_file = folder / naming.keypoint_results_name(predictor.scorer, suffix)  # scorer names the iteration
     with atomic_path(keypoint_file) as tmp:
         per_part.to_csv(tmp)
     train_set = {int(i) for i in train}
@@ -406,14 +408,12 @@ def _evaluate_snapshot(project, training_set, shuffle, tsi, fraction, iteration,
 def _plot(result: SnapshotEvaluation, project: Project, paths: list[Path], human: np.ndarray,
           predicted: np.ndarray, parts: list[int]) -> None:
     from posekit.io.images import read_image, write_png
-    from posekit.viz.colors import bodypart_colors
 
-    cfg = project.cfg
-    out = result.folder / f"LabeledImages_{result.scorer}_snapshot-{result.iteration}"
+    plot = PlotStyle.from_config(project.cfg)
+    out = result.folder / naming.evaluation_images_folder_name(result.scorer, result.iteration)
     out.mkdir(parents=True, exist_ok=True)
-    colors = bodypart_colors(cfg["colormap"], human.shape[1])
-    size = max(float(cfg["dotsize"]) / 2.0, 1.0)
-    alpha = float(cfg["alphavalue"])
+    colors = plot.colors(human.shape[1])
+    size, alpha = plot.marker_size, plot.alphavalue
 
     def render(i: int) -> Path:
         key = result.images[i]
@@ -539,7 +539,7 @@ def evaluate_network(
                         f"test {_round(result.test_error_pcutoff)} px."
                     )
             rows = results_table(done)
-            _write_results(folder / f"{done[-1].scorer}-results.csv", rows)
+            _write_results(folder / naming.results_name(done[-1].scorer), rows)
             _write_results(folder.parent / COMBINED_RESULTS, rows)
             evaluations.extend(done)
     return EvaluationReport(results_table(evaluations), evaluations)

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from posekit.dataset.pose_cfg import read_pose_cfg
+from posekit.project import naming
 from posekit.project.project import Project
 from posekit.train.snapshots import list_snapshots, read_snapshot_dict, read_snapshot_metadata
 
@@ -42,9 +43,8 @@ def select_snapshots(train_dir: Path, snapshotindex: int | str) -> list[tuple[in
 
 
 def scorer_name(project: Project, shuffle: int, iterations: int, net_type: str) -> str:
-    """DeepLabCut's scorer: ``DLC_<net><Task><date>shuffle<k>_<iterations>`` (``resnet_50`` -> ``resnet50``)."""
-    net = net_type.replace("_", "")
-    return f"DLC_{net}_{project.task_date}shuffle{shuffle}_{int(iterations)}"
+    """DeepLabCut's scorer of a project's network (:func:`posekit.project.naming.scorer_name`)."""
+    return naming.scorer_name(net_type, project.task_date, shuffle, iterations)
 
 
 def selected_snapshot(

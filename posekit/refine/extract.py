@@ -68,6 +68,7 @@ from posekit.refine.outliers import (
     detect_outliers,
     select_bodyparts,
 )
+from posekit.viz.style import PlotStyle
 
 __all__ = [
     "EXTRACTION_ALGORITHMS",
@@ -388,6 +389,7 @@ def extract_candidates(
             return result
         offset = np.array([box[0], box[2]], dtype=np.float64) if box else np.zeros(2)
         new = MachineLabels(search.scorer, list(search.bodyparts))
+        style = PlotStyle.from_config(project.cfg)
         colors = None
         for index in (int(i) for i in picked):
             name = frame_filename(index, n_frames)
@@ -403,10 +405,10 @@ def extract_candidates(
             if savelabeled:
                 if frame is None:
                     frame = reader.read(index)
-                colors = colors if colors is not None else _colors(project, len(search.bodyparts))
+                colors = colors if colors is not None else style.colors(len(search.bodyparts))
                 result.labeled.append(
                     write_png(folder / name.replace(".png", "labeled.png"),
-                              _draw(project, frame, pose, colors))
+                              _draw(style, frame, pose, colors))
                 )
     h5 = machinelabels_path(project, stem)
     merged = MachineLabels.read(h5).merge(new) if h5.is_file() else new
@@ -415,21 +417,13 @@ def extract_candidates(
     return result
 
 
-def _colors(project: Project, n: int) -> np.ndarray:
-    from posekit.viz.colors import bodypart_colors
-
-    return bodypart_colors(project.cfg.get("colormap") or "rainbow", n)
-
-
-def _draw(project: Project, frame: np.ndarray, pose: np.ndarray, colors: np.ndarray) -> np.ndarray:
+def _draw(style: PlotStyle, frame: np.ndarray, pose: np.ndarray, colors: np.ndarray) -> np.ndarray:
     """The frame with the predictions above ``pcutoff`` drawn (``savelabeled``)."""
     from posekit.viz.draw import draw_pose
 
     points = pose[:, :2].copy()
-    points[~(pose[:, 2] > float(project.cfg.get("pcutoff", 0.6)))] = np.nan
-    size = max(float(project.cfg.get("dotsize", 12)) / 2, 2.0)
-    return draw_pose(frame.copy(), points, colors, size, marker=".",
-                     alpha=float(project.cfg.get("alphavalue", 0.7)))
+    points[~(pose[:, 2] > style.pcutoff)] = np.nan
+    return draw_pose(frame.copy(), points, colors, style.marker_size, marker=".", alpha=style.alphavalue)
 
 
 # --------------------------------------------------------------------------- #

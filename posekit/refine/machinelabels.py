@@ -30,31 +30,31 @@ from posekit.predict.results import (
     read_poses,
     write_poses,
 )
+from posekit.project.naming import MACHINELABELS_CSV, machinelabels_iteration, machinelabels_name
 from posekit.project.project import Project
 
 __all__ = ["MachineLabels", "machinelabels_csv_path", "machinelabels_path"]
 
 _SEP = re.compile(r"[\\/]")
-_ITER = re.compile(r"^machinelabels-iter(\d+)\.h5$")
 
 
 def machinelabels_path(project: Project, stem: str, iteration: int | None = None) -> Path:
     """``labeled-data/<stem>/machinelabels-iter<N>.h5`` (N: config ``iteration``)."""
     n = project.iteration if iteration is None else int(iteration)
-    return project.labeled_folder(stem) / f"machinelabels-iter{n}.h5"
+    return project.labeled_folder(stem) / machinelabels_name(n)
 
 
 def machinelabels_csv_path(project: Project, stem: str) -> Path:
     """``labeled-data/<stem>/machinelabels.csv`` (DeepLabCut's name: no iteration)."""
-    return project.labeled_folder(stem) / "machinelabels.csv"
+    return project.labeled_folder(stem) / MACHINELABELS_CSV
 
 
 def machinelabels_iterations(folder: Path) -> list[int]:
     """Iterations that have a ``machinelabels-iter<N>.h5`` in ``folder``, sorted."""
     if not folder.is_dir():
         return []
-    found = (_ITER.match(p.name) for p in folder.iterdir())
-    return sorted(int(m.group(1)) for m in found if m)
+    found = (machinelabels_iteration(p.name) for p in folder.iterdir())
+    return sorted(n for n in found if n is not None)
 
 
 def _image_key(entry: object, source: object) -> ImageKey:

@@ -39,6 +39,7 @@ from posekit.refine.machinelabels import (
     machinelabels_iterations,
     machinelabels_path,
 )
+from posekit.viz.style import PlotStyle
 
 __all__ = ["RefinementSession", "stems_to_refine"]
 
@@ -104,7 +105,7 @@ class RefinementSession(LabelingSession):
                 f"'{self.machinelabels_path}' lists no frame of '{stem}'; nothing to refine."
             )
         cfg = project.cfg
-        self.threshold = float(cfg.get("pcutoff", 0.6) if threshold is None else threshold)
+        self.threshold = float(PlotStyle.from_config(cfg).pcutoff if threshold is None else threshold)
         self.move2corner = bool(cfg.get("move2corner", True))
         corner = cfg.get("corner2move2") or (50, 50)
         self.corner: Point = (float(corner[0]), float(corner[1]))

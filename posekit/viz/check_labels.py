@@ -10,8 +10,8 @@ from pathlib import Path
 
 from posekit.io.images import read_image, write_png
 from posekit.project.project import Project
-from posekit.viz.colors import bodypart_colors, named_color
 from posekit.viz.draw import draw_pose
+from posekit.viz.style import PlotStyle
 
 
 @dataclass
@@ -22,19 +22,6 @@ class LabelCheck:
     folder: Path
     images: list[Path] = field(default_factory=list)
     missing_images: list[str] = field(default_factory=list)
-
-
-def skeleton_indices(project: Project, bodyparts: list[str] | None = None) -> list[tuple[int, int]]:
-    """The config's skeleton as pairs of indices into ``bodyparts`` (default: config order).
-
-    Edges naming a part that ``bodyparts`` lacks (e.g. an older analysis file) are left out.
-    """
-    parts = project.bodyparts if bodyparts is None else list(bodyparts)
-    return [
-        (parts.index(a), parts.index(b))
-        for a, b, *_ in project.cfg.get("skeleton") or []
-        if a in parts and b in parts
-    ]
 
 
 def write_labeled_images(
@@ -71,18 +58,15 @@ def write_labeled_images(
     from posekit.io.labels import LabelTable
 
     project = Project.open(config)
-    cfg = project.cfg
-    colors = bodypart_colors(cfg["colormap"], len(project.bodyparts))
-    skeleton = skeleton_indices(project) if draw_skeleton else []
-    size = max(cfg["dotsize"] / 2.0, 1.0)
+    plot = PlotStyle.from_config(project.cfg)
     style = {
-        "colors": colors,
-        "size": size,
+        "colors": plot.colors(len(project.bodyparts)),
+        "size": plot.marker_size,
         "marker": marker,
-        "alpha": float(cfg["alphavalue"]),
-        "skeleton": skeleton,
-        "skeleton_color": named_color(cfg.get("skeleton_color") or "black"),
-        "thickness": max(1.0, size / 4),
+        "alpha": plot.alphavalue,
+        "skeleton": plot.skeleton_indices(project.bodyparts) if draw_skeleton else [],
+        "skeleton_color": plot.skeleton_rgb(),
+        "thickness": max(1.0, plot.marker_size / 4),
     }
     results = {}
     for stem in project.labeled_stems():

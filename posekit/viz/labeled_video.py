@@ -23,9 +23,8 @@ import numpy as np
 from posekit.predict.results import Analysis, current_scorer, find_analysis_file, read_analysis
 from posekit.project.naming import labeled_video_name
 from posekit.project.project import Project, list_videos
-from posekit.viz.check_labels import skeleton_indices
-from posekit.viz.colors import bodypart_colors, named_color
 from posekit.viz.draw import draw_line, draw_marker
+from posekit.viz.style import PlotStyle
 
 __all__ = [
     "Analysis",
@@ -181,19 +180,17 @@ def displayed_mask(displayedbodyparts: str | Sequence[str], bodyparts: list[str]
 
 def _style(project: Project, analysis: Analysis, displayedbodyparts, draw_skeleton: bool,
            trailpoints: int) -> LabeledVideoStyle:
-    cfg = project.cfg
+    plot = PlotStyle.from_config(project.cfg)
     parts = analysis.bodyparts
-    skeleton = skeleton_indices(project, parts) if draw_skeleton else []
-    radius = float(cfg.get("dotsize", 12))
     return LabeledVideoStyle(
-        colors=bodypart_colors(cfg.get("colormap", "rainbow"), len(parts)),
-        radius=radius,
-        alpha=float(cfg.get("alphavalue", 0.7)),
-        pcutoff=float(cfg.get("pcutoff", 0.6)),
+        colors=plot.colors(len(parts)),
+        radius=plot.dotsize,
+        alpha=plot.alphavalue,
+        pcutoff=plot.pcutoff,
         shown=displayed_mask(displayedbodyparts, parts, analysis.path),
-        skeleton=skeleton,
-        skeleton_color=named_color(cfg.get("skeleton_color") or "black"),
-        thickness=max(1.0, radius / 4.0),
+        skeleton=plot.skeleton_indices(parts) if draw_skeleton else [],
+        skeleton_color=plot.skeleton_rgb(),
+        thickness=max(1.0, plot.dotsize / 4.0),
         trailpoints=max(int(trailpoints), 0),
     )
 

@@ -21,6 +21,7 @@ from posekit.predict.results import Analysis, current_scorer, find_analysis_file
 from posekit.project.naming import PLOT_POSES, trajectory_plot_name
 from posekit.project.project import Project, list_videos
 from posekit.viz.labeled_video import displayed_mask
+from posekit.viz.style import PlotStyle
 
 __all__ = ["PLOTS", "TrajectoryPlots", "plot_trajectories", "trajectory_figures"]
 
@@ -93,10 +94,10 @@ def trajectory_figures(analysis: Analysis, cfg: dict[str, Any]) -> dict[str, Any
 
     parts = analysis.bodyparts
     n_parts = len(parts)
-    cmap = matplotlib.colormaps[cfg.get("colormap", "rainbow")]
+    plot = PlotStyle.from_config(cfg)
+    cmap = matplotlib.colormaps[plot.colormap]
     colors = cmap(np.linspace(0.0, 1.0, max(n_parts, 1)))[:n_parts]
-    alpha = float(cfg.get("alphavalue", 0.7))
-    pcutoff = float(cfg.get("pcutoff", 0.6))
+    alpha, pcutoff = plot.alphavalue, plot.pcutoff
     frames = np.arange(analysis.n_frames)
     x, y = analysis.xy[..., 0], analysis.xy[..., 1]
     likelihood = analysis.likelihood

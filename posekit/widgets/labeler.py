@@ -22,8 +22,7 @@ import numpy as np
 
 from posekit.io.labels import LabelConflictError
 from posekit.labeling.session import LabelingSession
-from posekit.viz.check_labels import skeleton_indices
-from posekit.viz.colors import bodypart_colors
+from posekit.viz.style import PlotStyle
 from posekit.widgets.canvas import POINTS, TOP, ImageCanvas, css_color, paint_pose, paint_ring
 
 __all__ = ["LabelingWidget"]
@@ -89,13 +88,13 @@ class LabelingWidget(widgets.VBox):
         super().__init__()
         self.add_class("posekit-labeler")
         self.session = session
-        cfg = session.project.cfg
+        style = PlotStyle.from_config(session.project.cfg)
         parts = session.bodyparts
-        self._part_rgb = bodypart_colors(cfg["colormap"], len(parts))
+        self._part_rgb = style.colors(len(parts))
         self.colors = [css_color(c) for c in self._part_rgb]
-        self.skeleton = skeleton_indices(session.project)
-        self.skeleton_color = cfg.get("skeleton_color") or "black"
-        self.alpha = float(cfg.get("alphavalue", 0.7))
+        self.skeleton = style.skeleton_indices(session.project.bodyparts)
+        self.skeleton_color = style.skeleton_color
+        self.alpha = style.alphavalue
         self.last_frame_seconds: float | None = None
         self._notice = ""  # not an error: e.g. labels merged from disk
         self._drag: _Drag | None = None
@@ -157,7 +156,7 @@ class LabelingWidget(widgets.VBox):
         self.frame_list.add_class("posekit-frame-list")
         self.frame_list.observe(self._frame_selected, names="value")
         self.dot_size = widgets.IntSlider(
-            value=int(cfg.get("dotsize", 12)),
+            value=int(style.dotsize),
             min=2,
             max=40,
             description="Dot size",
@@ -448,9 +447,10 @@ class LabelingWidget(widgets.VBox):
     def _rebuild(self) -> None:
         """Colours, body-part buttons and frame list anew: the session re-read config and labels."""
         s = self.session
-        self._part_rgb = bodypart_colors(s.project.cfg["colormap"], len(s.bodyparts))
+        style = PlotStyle.from_config(s.project.cfg)
+        self._part_rgb = style.colors(len(s.bodyparts))
         self.colors = [css_color(c) for c in self._part_rgb]
-        self.skeleton = skeleton_indices(s.project)
+        self.skeleton = style.skeleton_indices(s.project.bodyparts)
         self.part_buttons = [self._part_button(j) for j in range(len(s.bodyparts))]
         self.parts_box.children = self.part_buttons
 
