@@ -17,7 +17,7 @@ from posekit.project.config import (
     parse_crop,
     write_config,
 )
-from posekit.project.project import VIDEO_SUFFIXES, Project, video_stem
+from posekit.project.project import Project, list_videos, video_stem
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -29,43 +29,6 @@ PathLike = str | os.PathLike
 def dlc_date(day: _dt.date) -> str:
     """DeepLabCut's ``date`` value: English month abbreviation + unpadded day (``Aug30``)."""
     return f"{_MONTHS[day.month - 1]}{day.day}"
-
-
-def find_videos(videos: PathLike | Sequence[PathLike], videotype: str = "") -> list[Path]:
-    """Expand ``videos`` (files and folders) into a list of video files.
-
-    A folder is scanned (not recursively) for files ending in ``videotype``, or,
-    when it is empty, in any known video suffix. Explicit files are taken as-is.
-
-    Raises
-    ------
-    FileNotFoundError
-        For a path that does not exist, naming it.
-    """
-    if isinstance(videos, (str, os.PathLike)):
-        videos = [videos]
-    suffixes = (videotype,) if videotype else VIDEO_SUFFIXES
-    if videotype and not videotype.startswith("."):
-        suffixes = ("." + videotype,)
-    found: list[Path] = []
-    for item in videos:
-        path = Path(item).expanduser()
-        if path.is_dir():
-            found.extend(
-                sorted(
-                    p
-                    for p in path.iterdir()
-                    if p.is_file() and p.suffix.lower() in suffixes
-                )
-            )
-        elif path.is_file():
-            found.append(path)
-        else:
-            raise FileNotFoundError(
-                f"Video '{path}' does not exist. Check the path (videos may be "
-                "files or folders of videos)."
-            )
-    return found
 
 
 def _readable_size(path: Path) -> tuple[int, int] | None:
@@ -142,7 +105,7 @@ def create_project(
         )
         return str(config_path)
 
-    sources = find_videos(videos, videotype)
+    sources = list_videos(videos, videotype)
     if not sources:
         raise FileNotFoundError(
             f"No videos found in {videos!r} (videotype={videotype!r}). Pass video "
@@ -211,7 +174,7 @@ def add_new_videos(
         The ``video_sets`` keys that were added.
     """
     proj = Project.open(config)
-    sources = find_videos(videos, videotype)
+    sources = list_videos(videos, videotype)
     if coords is not None and len(coords) != len(sources):
         raise ValueError(
             f"coords has {len(coords)} boxes but {len(sources)} videos were given; "
