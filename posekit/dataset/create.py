@@ -17,6 +17,7 @@ from posekit.dataset.training_set import Split
 from posekit.errors import LabelError
 from posekit.io.labels import ImageKey, LabelTable
 from posekit.project.config import NET_TYPES
+from posekit.project.naming import collected_data_name
 from posekit.project.project import Project
 
 
@@ -252,7 +253,7 @@ def create_training_dataset(
     splits = _plan_splits(project, merged.images, shuffles, trainIndices, testIndices, seed, overwrite)
     folder = project.dataset_dir()
     merged.save(folder)
-    h5 = folder / f"CollectedData_{project.scorer}.h5"
+    h5 = folder / collected_data_name(project.scorer)
     for split in splits:
         split_file = split.write(project.split_path(split.fraction, split.shuffle), merged.images, seed)
         train_cfg, test_cfg = make_pose_cfgs(

@@ -21,6 +21,7 @@ import pandas as pd
 from posekit.errors import LabelError, UnsafeFileError
 from posekit.io.dataframes import object_multiindex
 from posekit.io.hdf5 import read_pandas_hdf, write_pandas_hdf
+from posekit.project.naming import collected_data_name
 from posekit.utils.atomic import atomic_paths, remove_stale_temps
 
 __all__ = [
@@ -69,8 +70,7 @@ def collected_data_paths(folder: str | os.PathLike, scorer: str) -> tuple[Path, 
     """
     _check_scorer(scorer)
     folder = Path(folder)
-    stem = f"CollectedData_{scorer}"
-    return folder / f"{stem}.h5", folder / f"{stem}.csv"
+    return folder / collected_data_name(scorer, ".h5"), folder / collected_data_name(scorer, ".csv")
 
 
 def _check_scorer(scorer: Any) -> str:
