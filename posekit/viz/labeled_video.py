@@ -209,7 +209,8 @@ def create_labeled_video(
     overwrite: bool = False,
     destfolder: str | os.PathLike | None = None,
     filtered: bool = False,
-):
+    videotype: str | Sequence[str] = "",
+) -> list[Path]:
     """Draw the predicted poses on videos: ``<stem><scorer>_labeled.mp4``.
 
     Parameters
@@ -248,6 +249,8 @@ def create_labeled_video(
     filtered
         Draw the ``filterpredictions`` output instead, into
         ``<stem><scorer>filtered_labeled.mp4`` (DeepLabCut's name).
+    videotype
+        Suffix(es) of the videos taken from folders (default: every video suffix).
 
     Returns
     -------
@@ -263,7 +266,7 @@ def create_labeled_video(
         For an unknown body part in ``displayedbodyparts``.
     """
     project = Project.open(config)
-    paths = list_videos(videos, project=project, required=True)
+    paths = list_videos(videos, videotype, project=project, required=True)
     scorer = current_scorer(project, shuffle, trainingsetindex)
     codec = _CODEC_ALIASES.get(codec, codec)
     displayed_mask(displayedbodyparts, project.bodyparts, project.config_path)  # fail early

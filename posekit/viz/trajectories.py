@@ -156,6 +156,7 @@ def plot_trajectories(
     resolution: int = 100,
     filtered: bool = False,
     displayedbodyparts: str | Sequence[str] = "all",
+    videotype: str | Sequence[str] = "",
 ) -> dict[str, TrajectoryPlots]:
     """Plot the predicted trajectories of analysed videos.
 
@@ -182,6 +183,8 @@ def plot_trajectories(
         Plot the ``filterpredictions`` output (``<stem><scorer>_filtered.h5``).
     displayedbodyparts
         ``"all"``, or the body parts to plot.
+    videotype
+        Suffix(es) of the videos taken from folders (default: every video suffix).
 
     Returns
     -------
@@ -194,7 +197,7 @@ def plot_trajectories(
         If a video or its analysis is missing (run ``analyze_videos`` first).
     """
     project = Project.open(config)
-    paths = list_videos(videos, project=project, required=True)
+    paths = list_videos(videos, videotype, project=project, required=True)
     scorer = current_scorer(project, shuffle, trainingsetindex)
     suffix = imagetype if imagetype.startswith(".") else f".{imagetype}"
     found = [(video, find_analysis_file(video, shuffle, destfolder, scorer, filtered=filtered))

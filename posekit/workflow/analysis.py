@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
 from posekit.predict.analyze import AnalysisResult
@@ -29,19 +28,6 @@ def _videotype(videotype: str | Sequence[str], video_extensions: str | Sequence[
             raise ValueError("Give videotype or video_extensions (DeepLabCut 3's name for it), not both.")
         return video_extensions
     return videotype
-
-
-def _expand_folders(videos: Videos, videotype: str | Sequence[str]) -> Videos:
-    """Folders replaced by their videos of ``videotype`` (stems and files kept as given)."""
-    if not videotype:
-        return videos
-    from posekit.predict.analyze import list_videos
-
-    items = [videos] if isinstance(videos, (str, os.PathLike)) else list(videos)
-    out: list[PathLike] = []
-    for item in items:
-        out.extend(list_videos(item, videotype) if Path(item).is_dir() else [item])
-    return out
 
 
 def _single_animal_only(verb: str, **given: Any) -> None:
@@ -297,16 +283,11 @@ def create_labeled_video(
     _single_animal_only("create_labeled_video", track_method=track_method, superanimal_name=superanimal_name)
     _style_in_config("create_labeled_video", pcutoff=pcutoff, skeleton=skeleton, skeleton_color=skeleton_color)
     destfolder = _one_destfolder(destfolder, dest_folder)
-    videos = _expand_folders(videos, _videotype(videotype, video_extensions))
     return LabeledVideos(create(
         config, videos, shuffle, trainingsetindex, draw_skeleton, trailpoints, displaycropped,
-        displayedbodyparts, outputframerate, codec, overwrite, destfolder, **_filtered(filtered),
+        displayedbodyparts, outputframerate, codec, overwrite, destfolder, filtered,
+        _videotype(videotype, video_extensions),
     ))
-
-
-def _filtered(filtered: bool) -> dict[str, bool]:
-    """``filtered=`` for the core verbs, passed only when set (older cores lack it)."""
-    return {"filtered": True} if filtered else {}
 
 
 def plot_trajectories(
@@ -374,9 +355,5 @@ def plot_trajectories(
         refuse("plot_trajectories", "modelprefix", modelprefix, "posekit has no model prefixes.")
     _single_animal_only("plot_trajectories", track_method=track_method)
     _style_in_config("plot_trajectories", pcutoff=pcutoff)
-    extra: dict[str, Any] = dict(_filtered(filtered))
-    if displayedbodyparts != "all":
-        extra["displayedbodyparts"] = displayedbodyparts
-    videos = _expand_folders(videos, _videotype(videotype, video_extensions))
-    return TrajectoryReport(plot(config, videos, shuffle, trainingsetindex, destfolder=destfolder,
-                                 imagetype=imagetype, resolution=resolution, **extra))
+    return TrajectoryReport(plot(config, videos, shuffle, trainingsetindex, destfolder, imagetype, resolution,
+                                 filtered, displayedbodyparts, _videotype(videotype, video_extensions)))

@@ -162,3 +162,11 @@ def test_one_video_viewer_and_dlc_keywords(analysed):
     assert list(viewer.results) == [video.stem]
     assert len(report[video.stem].figures["plot"].axes[0].lines) == 2  # x and y of one body part
     assert viewer.chooser not in viewer.children  # one video: no chooser
+
+
+def test_videotype_filters_folders(analysed):
+    config, _, video, _, _ = analysed
+    with pytest.raises(FileNotFoundError):
+        posekit.plot_trajectories(config, [video.parent], videotype=".avi")
+    report = posekit.plot_trajectories(config, [video.parent], video_extensions=video.suffix)
+    assert list(report) == [video.stem]
