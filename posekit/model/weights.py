@@ -7,12 +7,18 @@ of :class:`~posekit.model.resnet.ResNet`; :func:`resolve_init_weights` maps a
 pose_cfg ``init_weights`` value to a file (downloading and caching ImageNet
 weights on first use) or to a marker the training code resolves.
 
-Checksums: no network was reachable when this module was written, so the real
-digests are not pinned (``ImagenetWeights.sha256`` is None). The first
-download (or first use of a file put in the cache by hand) records the file's
-sha256 in ``<file>.sha256.json`` beside it, and every later use verifies the
-file against that record (trust on first use). Pin a digest in
-:data:`IMAGENET_WEIGHTS` to verify the first download too.
+Checksums: where the hub publishes a file's sha256 (the Git LFS object id shown
+under "Git LFS Details" on the file's page), it is pinned in
+:data:`IMAGENET_WEIGHTS` and every use, the first download included, is checked
+against it; a download that does not match is deleted and never reaches the
+cache. That covers resnet18, resnet50 and resnet152. No published digest of
+``resnet34.tv_in1k`` or ``resnet101.tv_in1k`` could be found (the files could
+not be downloaded to hash them either), so those two stay on trust on first
+use: the first download (or first use of a file put in the cache by hand)
+records the file's sha256 in ``<file>.sha256.json`` beside it, and every later
+use verifies the file against that record. :func:`cached_imagenet_weights`
+(shown by :func:`posekit.check_install`) lists the cached files and whether
+each matches its pinned digest.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ __all__ = [
     "TORCHVISION_PIXEL_STD",
     "ImagenetWeights",
     "InitWeights",
+    "cached_imagenet_weights",
     "imagenet_weights_path",
     "load_torchvision_resnet",
     "resolve_cache_dir",
@@ -81,18 +88,28 @@ class ImagenetWeights:
     sha256: str | None = None
 
 
-def _hf_timm(name: str, size_mb: int) -> ImagenetWeights:
+def _hf_timm(name: str, size_mb: int, sha256: str | None = None) -> ImagenetWeights:
     return ImagenetWeights(
-        name, f"https://huggingface.co/timm/{name}/resolve/main/model.safetensors", size_mb)
+        name, f"https://huggingface.co/timm/{name}/resolve/main/model.safetensors", size_mb, sha256)
 
 
 #: net_type -> torchvision's original ImageNet weights, as converted by timm.
+#: Pinned digests are the Git LFS sha256 the hub publishes for ``model.safetensors``
+#: (https://huggingface.co/timm/<name>/blob/main/model.safetensors, "Git LFS
+#: Details"); the file has not changed since timm's "Add model" commit named beside
+#: each. resnet34/resnet101: no published digest was found, so trust on first use.
 IMAGENET_WEIGHTS: dict[str, ImagenetWeights] = {
-    "resnet_18": _hf_timm("resnet18.tv_in1k", 47),
+    # hub commit a987fd6 ("Add model", 2023-04-05), 46.8 MB
+    "resnet_18": _hf_timm("resnet18.tv_in1k", 47,
+                          "694f673df6520a3158624e8a89af086f59923ee4cd7436fe5bc3bc71d295ad81"),
     "resnet_34": _hf_timm("resnet34.tv_in1k", 87),
-    "resnet_50": _hf_timm("resnet50.tv_in1k", 102),
+    # hub commit aa6c2d3 ("Add model", 2023-04-05), 102 MB
+    "resnet_50": _hf_timm("resnet50.tv_in1k", 102,
+                          "5d061a3c593d795bfe682d9b152bafbcf550579873492def3515b46db1189888"),
     "resnet_101": _hf_timm("resnet101.tv_in1k", 179),
-    "resnet_152": _hf_timm("resnet152.tv_in1k", 242),
+    # hub commit 2a9b5c2 ("Add model", 2023-04-05), 241 MB
+    "resnet_152": _hf_timm("resnet152.tv_in1k", 242,
+                           "15897077afdf4d6334dc0c3f8e6fb483afb3faa9298c139f3c6eb29bca6ae5b2"),
 }
 
 
@@ -382,19 +399,25 @@ def _write_record(path: Path, digest: str, url: str, how: str) -> None:
     atomic_write_text(_record_path(path), json.dumps(record, indent=2) + "\n")
 
 
-def _verify(path: Path, weights: ImagenetWeights) -> None:
-    """Check ``path`` against the pinned digest and/or its recorded one."""
-    digest = sha256_file(path)
+def _expected_digest(path: Path, weights: ImagenetWeights) -> tuple[str | None, str]:
+    """The digest ``path`` must have and where it comes from (None: nothing known yet)."""
+    if weights.sha256 is not None:
+        return weights.sha256, "pinned in posekit"
     record = _record_path(path)
-    expected, origin = weights.sha256, "pinned in posekit"
-    if expected is None and record.is_file():
-        try:
-            expected = json.loads(record.read_text(encoding="utf-8"))["sha256"]
-        except (ValueError, KeyError, TypeError):
-            raise ValueError(
-                f"checksum record {record} is unreadable; delete it to record "
-                f"the digest of {path} again") from None
-        origin = f"recorded in {record}"
+    if not record.is_file():
+        return None, "no pinned digest and no record"
+    try:
+        return json.loads(record.read_text(encoding="utf-8"))["sha256"], f"recorded in {record}"
+    except (ValueError, KeyError, TypeError):
+        raise ValueError(
+            f"checksum record {record} is unreadable; delete it to record "
+            f"the digest of {path} again") from None
+
+
+def _verify(path: Path, weights: ImagenetWeights) -> None:
+    """Check ``path`` against the pinned digest, else its recorded one (recording it if none)."""
+    digest = sha256_file(path)
+    expected, origin = _expected_digest(path, weights)
     if expected is None:
         _write_record(path, digest, weights.url,
                       "recorded on first use of a file placed in the cache")
@@ -402,8 +425,8 @@ def _verify(path: Path, weights: ImagenetWeights) -> None:
     elif digest != expected:
         raise ValueError(
             f"{path} has sha256 {digest}, but {expected} was {origin}: the file "
-            f"is corrupt or was replaced. Delete it (and {record.name}) to "
-            f"download it again from {weights.url}")
+            f"is corrupt or was replaced. Delete it (and {_record_path(path).name}, if "
+            f"present) to download it again from {weights.url}")
 
 
 def _fetch_imagenet(net_type: str, cache: str | os.PathLike | None,
@@ -422,19 +445,79 @@ def _fetch_imagenet(net_type: str, cache: str | os.PathLike | None,
             f"ImageNet weights for {net_type} are not cached at {path} and "
             f"downloading is off. {how_to}")
     log.info("downloading %s to %s", weights.url, path)
+    # Download beside the target and move it into place only once its digest
+    # matches, so a bad download never sits in the cache under the real name.
+    partial = path.with_name(path.name + ".download")
     try:
-        digest = download_file(weights.url, path)
-    except (urllib.error.URLError, OSError, TimeoutError) as exc:
-        raise FileNotFoundError(
-            f"ImageNet weights for {net_type} are not cached at {path} and "
-            f"could not be downloaded from {weights.url} ({exc}). {how_to}"
-        ) from exc
-    if weights.sha256 is not None and digest != weights.sha256:
-        path.unlink()
-        raise ValueError(f"download of {weights.url} has sha256 {digest}, "
-                         f"expected {weights.sha256}; try again")
-    _write_record(path, digest, weights.url, "recorded on first download")
+        try:
+            digest = download_file(weights.url, partial)
+        except (urllib.error.URLError, OSError, TimeoutError) as exc:
+            raise FileNotFoundError(
+                f"ImageNet weights for {net_type} are not cached at {path} and "
+                f"could not be downloaded from {weights.url} ({exc}). {how_to}"
+            ) from exc
+        if weights.sha256 is not None and digest != weights.sha256:
+            raise ValueError(
+                f"download of {path.name} from {weights.url} has sha256 {digest}, but "
+                f"{weights.sha256} is pinned in posekit: the download is corrupt or the "
+                "hub's file changed. It was deleted and nothing was cached; try again, "
+                f"and if it persists, report it (or put a file you trust at {path})")
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    how = ("verified against the pinned digest on download" if weights.sha256 is not None
+           else "recorded on first download")
+    _write_record(path, digest, weights.url, how)
     return path
+
+
+def cached_imagenet_weights(cache_dir: str | os.PathLike | None = None) -> list[dict[str, Any]]:
+    """List the ImageNet weight files in the cache and check each one's sha256.
+
+    Parameters
+    ----------
+    cache_dir
+        Cache folder (default: see :func:`resolve_cache_dir`).
+
+    Returns
+    -------
+    list of dict
+        One entry per cached file, in :data:`IMAGENET_WEIGHTS` order:
+        ``net_type``, ``file`` (name), ``path``, ``size_bytes``, ``sha256``,
+        ``verified`` (True only when the file matches the digest pinned in
+        posekit) and ``status``: ``"verified"`` (matches the pinned digest),
+        ``"matches record"`` (no pinned digest; unchanged since its first use,
+        which is all trust on first use can say), ``"not yet recorded"``,
+        ``"MISMATCH"`` (corrupt or replaced: delete it) or
+        ``"record unreadable"``. Files are hashed, not loaded.
+    """
+    entries = []
+    for net_type, weights in IMAGENET_WEIGHTS.items():
+        path = imagenet_weights_path(net_type, cache_dir)
+        if not path.is_file():
+            continue
+        digest = sha256_file(path)
+        try:
+            expected, _ = _expected_digest(path, weights)
+        except ValueError:
+            status = "record unreadable"
+        else:
+            if expected is None:
+                status = "not yet recorded"
+            elif digest != expected:
+                status = "MISMATCH"
+            else:
+                status = "verified" if weights.sha256 is not None else "matches record"
+        entries.append({
+            "net_type": net_type,
+            "file": path.name,
+            "path": str(path),
+            "size_bytes": path.stat().st_size,
+            "sha256": digest,
+            "verified": status == "verified",
+            "status": status,
+        })
+    return entries
 
 
 _DLC_IMAGENET_CKPT = re.compile(r"^resnet_v1_\d+\.ckpt$")
@@ -477,8 +560,9 @@ def resolve_init_weights(
         the URL, the exact path to put the file at, and ``pretrained=False``),
         or a named file that does not exist.
     ValueError
-        A cached file whose sha256 differs from the recorded one, or a value
-        that is none of the above.
+        A download or cached file whose sha256 differs from the pinned (or,
+        without one, the recorded) digest; a bad download is deleted first. Or
+        a value that is none of the above.
     """
     if init_weights is None or str(init_weights).strip() == "":
         return InitWeights("scratch", None, "")

@@ -1,4 +1,4 @@
-"""``check_install``: what posekit runs on (JAX devices, ffmpeg, widgets), and what to fix."""
+"""``check_install``: what posekit runs on (JAX devices, ffmpeg, widgets, cached weights), and what to fix."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def gpu_present() -> bool:
 
 
 def check_install(verbose: bool = True) -> dict[str, Any]:
-    """Report JAX's backend and devices, ffmpeg and the widget stack.
+    """Report JAX's backend and devices, ffmpeg, the widget stack and cached ImageNet weights.
 
     Warns when a GPU is present but JAX sees only the CPU (the CPU-only jax
     wheel is installed), with the line that installs the CUDA wheels.
@@ -38,12 +38,17 @@ def check_install(verbose: bool = True) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``backend``, ``devices``, ``gpu_present``, ``ffmpeg`` and package versions.
+        ``backend``, ``devices``, ``gpu_present``, ``ffmpeg``, package versions,
+        ``weights_cache`` (the folder) and ``weights``: one entry per cached
+        ImageNet weight file (name, size, sha256, ``verified`` against the
+        digest pinned in posekit, ``status``), see
+        :func:`posekit.model.weights.cached_imagenet_weights`.
     """
     import imageio_ffmpeg
     import jax
 
     import posekit
+    from posekit.model.weights import cached_imagenet_weights, resolve_cache_dir
 
     report: dict[str, Any] = {
         "posekit": posekit.__version__,
@@ -57,16 +62,29 @@ def check_install(verbose: bool = True) -> dict[str, Any]:
         "ipycanvas": _version("ipycanvas"),
         "ipympl": _version("ipympl"),
         "cpu_count": os.cpu_count(),
+        "weights_cache": str(resolve_cache_dir() / "weights"),
+        "weights": cached_imagenet_weights(),
     }
     if verbose:
         width = max(map(len, report))
         for key, value in report.items():
-            print(f"{key:<{width}}  {value}")
+            if key != "weights":
+                print(f"{key:<{width}}  {value}")
+        print(f"{'weights':<{width}}  {len(report['weights']) or 'none'} cached")
+        for entry in report["weights"]:
+            print(f"  {entry['file']}  {entry['size_bytes'] / 1e6:.1f} MB  {entry['status']}")
     if report["gpu_present"] and report["backend"] == "cpu":
         warnings.warn(
             "This machine has an NVIDIA GPU but JAX runs on the CPU only: the CPU-only jax "
             f"wheel is installed. Install the CUDA build with:  {CUDA_INSTALL}  "
             "then restart the kernel.",
+            stacklevel=2,
+        )
+    bad = [e["path"] for e in report["weights"] if e["status"] in ("MISMATCH", "record unreadable")]
+    if bad:
+        warnings.warn(
+            f"Cached ImageNet weights fail their sha256 check: {', '.join(bad)}. Delete them "
+            "(and their .sha256.json) so posekit downloads them again.",
             stacklevel=2,
         )
     return report

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import urllib.error
@@ -22,6 +23,7 @@ from posekit.model.weights import (
     resolve_init_weights,
     torchvision_resnet_shapes,
 )
+from posekit.utils.atomic import atomic_path
 from tests.model import torch_reference as ref
 
 RESNET18 = ("basic", (2, 2, 2, 2))
@@ -241,17 +243,74 @@ def test_cache_folder_comes_from_environment(tmp_path, monkeypatch):
     assert ".cache/posekit/weights" in imagenet_weights_path("resnet_18").as_posix()
 
 
+def _pin(monkeypatch, net_type, sha256):
+    """Replace the digest pinned for ``net_type`` (None: trust on first use)."""
+    entry = weights_mod.IMAGENET_WEIGHTS[net_type]
+    monkeypatch.setitem(weights_mod.IMAGENET_WEIGHTS, net_type, dataclasses.replace(entry, sha256=sha256))
+
+
+def _serving(source, calls=None):
+    """A download_file stand-in that 'downloads' ``source`` (atomically, like the real one)."""
+    def fake_download(url, dest, timeout=60.0):
+        if calls is not None:
+            calls.append(url)
+        with atomic_path(dest) as tmp:
+            tmp.write_bytes(source.read_bytes())
+        return weights_mod.sha256_file(dest)
+    return fake_download
+
+
+def test_pinned_digests_come_from_the_hub():
+    pinned = {k: w.sha256 for k, w in weights_mod.IMAGENET_WEIGHTS.items() if w.sha256}
+    assert set(pinned) == {"resnet_18", "resnet_50", "resnet_152"}
+    assert all(len(d) == 64 and int(d, 16) >= 0 for d in pinned.values())
+
+
+def test_download_matching_the_pinned_digest_is_cached(tmp_path, monkeypatch, resnet18_file):
+    source, _ = resnet18_file
+    _pin(monkeypatch, "resnet_18", weights_mod.sha256_file(source))
+    monkeypatch.setattr(weights_mod, "download_file", _serving(source))
+    resolved = resolve_init_weights("imagenet", "resnet_18", cache_dir=tmp_path)
+    assert resolved.path == imagenet_weights_path("resnet_18", tmp_path)
+    assert resolved.path.read_bytes() == source.read_bytes()
+    record = json.loads(resolved.path.with_name(resolved.path.name + ".sha256.json").read_text())
+    assert record["how"] == "verified against the pinned digest on download"
+    assert sorted(f.name for f in resolved.path.parent.iterdir()) == [
+        "resnet18.tv_in1k.safetensors", "resnet18.tv_in1k.safetensors.sha256.json"]
+
+
+def test_download_not_matching_the_pinned_digest_is_deleted(tmp_path, monkeypatch, resnet18_file):
+    source, _ = resnet18_file
+    pinned = "0" * 64
+    _pin(monkeypatch, "resnet_18", pinned)
+    monkeypatch.setattr(weights_mod, "download_file", _serving(source))
+    with pytest.raises(ValueError) as info:
+        resolve_init_weights("imagenet", "resnet_18", cache_dir=tmp_path)
+    message = str(info.value)
+    assert "resnet18.tv_in1k.safetensors" in message
+    assert pinned in message and weights_mod.sha256_file(source) in message
+    assert list((tmp_path / "weights").iterdir()) == []  # no file, no partial, no record
+    with pytest.raises(FileNotFoundError):  # nothing usable was left behind
+        resolve_init_weights("imagenet", "resnet_18", cache_dir=tmp_path, download=False)
+
+
+def test_cached_file_is_checked_against_the_pinned_digest(tmp_path, monkeypatch, resnet18_file):
+    source, _ = resnet18_file
+    target = imagenet_weights_path("resnet_18", tmp_path)
+    target.parent.mkdir(parents=True)
+    target.write_bytes(source.read_bytes())
+    _pin(monkeypatch, "resnet_18", "f" * 64)
+    with pytest.raises(ValueError, match="pinned in posekit"):
+        resolve_init_weights("imagenet", "resnet_18", cache_dir=tmp_path, download=False)
+    _pin(monkeypatch, "resnet_18", weights_mod.sha256_file(source))
+    assert resolve_init_weights("imagenet", "resnet_18", cache_dir=tmp_path, download=False).path == target
+
+
 def test_download_records_and_later_verifies_sha256(tmp_path, monkeypatch, resnet18_file):
     source, _ = resnet18_file
     calls = []
-
-    def fake_download(url, dest, timeout=60.0):
-        calls.append(url)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_bytes(source.read_bytes())
-        return weights_mod.sha256_file(dest)
-
-    monkeypatch.setattr(weights_mod, "download_file", fake_download)
+    _pin(monkeypatch, "resnet_18", None)  # trust on first use, as for resnet34/resnet101
+    monkeypatch.setattr(weights_mod, "download_file", _serving(source, calls))
     first = resolve_init_weights("imagenet", "resnet_18", cache_dir=tmp_path)
     assert first.kind == "torchvision" and first.path.is_file()
     record = json.loads((first.path.parent / (first.path.name + ".sha256.json")).read_text())
@@ -271,8 +330,9 @@ def test_download_records_and_later_verifies_sha256(tmp_path, monkeypatch, resne
         resolve_init_weights("imagenet", "resnet_18", cache_dir=tmp_path)
 
 
-def test_hand_placed_file_gets_its_digest_recorded(tmp_path, resnet18_file):
+def test_hand_placed_file_gets_its_digest_recorded(tmp_path, monkeypatch, resnet18_file):
     source, _ = resnet18_file
+    _pin(monkeypatch, "resnet_18", None)
     target = imagenet_weights_path("resnet_18", tmp_path)
     target.parent.mkdir(parents=True)
     target.write_bytes(source.read_bytes())
