@@ -140,21 +140,21 @@ def train_network(
         saveiters=saveiters, max_snapshots_to_keep=max_snapshots_to_keep, batch_size=batch_size,
         crop_size=crop_size, gputouse=gputouse, seed=seed, micro_batch_size=micro_batch_size,
     )
-    idle = trainer.nothing_to_train()
-    if idle:  # printed: seen in a script and in a notebook cell, whatever the call returns
-        print(idle, flush=True)
     run = TrainingRun(trainer)
     if block is None:
         block = not in_notebook()
     if not block:
+        idle = trainer.nothing_to_train()
+        if idle:  # printed: seen in the cell even if the run is not its last line
+            print(idle, flush=True)
         return run.start()
-    run.subscribe(_print_progress)
+    run.subscribe(_print_progress)  # ends with what the run did (or why it did nothing)
     run.run()
     return run
 
 
 def _print_progress(progress: Progress) -> None:
-    if progress.state == "compiling":
+    if progress.state in ("compiling", "stopped", "finished", "failed"):
         print(progress.describe(), flush=True)
     elif progress.state == "running" and progress.history and progress.history[-1][0] == progress.step:
         step, loss, lr = progress.history[-1]
