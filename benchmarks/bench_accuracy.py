@@ -46,6 +46,7 @@ only, no assertions.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import pathlib
@@ -60,9 +61,8 @@ import time
 HERE = pathlib.Path(__file__).resolve().parent
 REACHING = pathlib.Path(os.environ.get("POSEKIT_REACHING_DIR",
                                        HERE.parent.parent / "shared" / "data" / "Reaching-Mackenzie-2018-08-30"))
-#: posekit's pose_cfg keys that set its default augmentation (DeepLabCut 2.x's imgaug names).
-AUGMENT_KEYS = ("dataset_type", "global_scale", "scale_jitter_lo", "scale_jitter_up", "rotation", "rotratio",
-                "mirror", "cropratio", "contrast", "convolution", "multi_step", "optimizer")
+#: posekit's pose_cfg keys of its optimiser and learning-rate schedule.
+SCHEDULE_KEYS = ("optimizer", "multi_step", "locref_loss_weight", "pos_dist_thresh")
 
 
 def _peak_rss_mb() -> float:
@@ -116,10 +116,15 @@ def child_split(spec: dict) -> dict:
             "train_images": [images[i] for i in train], "test_images": [images[i] for i in test]}
 
 
+def child_imagenet_cached(spec: dict) -> dict:
+    """Whether posekit's ImageNet file for ResNet-50 is in its cache."""
+    from posekit.model.weights import imagenet_weights_path
+
+    return {"cached": imagenet_weights_path("resnet_50").is_file()}
+
+
 def child_train(spec: dict) -> dict:
     """Train to each checkpoint in turn, then evaluate every checkpoint's snapshot."""
-    import yaml
-
     import posekit
     from posekit.model.weights import imagenet_weights_path
 
@@ -130,17 +135,18 @@ def child_train(spec: dict) -> dict:
     elapsed, t_start = 0.0, time.perf_counter()
     for k in spec["checkpoints"]:
         t0 = time.perf_counter()
-        posekit.train_network(config, shuffle=1, block=True, maxiters=k, saveiters=k, batch_size=spec["batch"],
-                              crop_size=tuple(spec["crop"]) if spec["crop"] else None, pretrained=pretrained,
-                              max_snapshots_to_keep=len(spec["checkpoints"]) + 1, seed=spec["seed"])
+        run = posekit.train_network(config, shuffle=1, block=True, maxiters=k, saveiters=k, batch_size=spec["batch"],
+                                    crop_size=tuple(spec["crop"]) if spec["crop"] else None, pretrained=pretrained,
+                                    max_snapshots_to_keep=len(spec["checkpoints"]) + 1, seed=spec["seed"])
         elapsed += time.perf_counter() - t0
         checkpoints.append(k)
         seconds.append(elapsed)
         rss.append(_peak_rss_mb())
         if spec["budget_s"] and time.perf_counter() - t_start > spec["budget_s"]:
             break
-    train_dir = next(pathlib.Path(config).parent.glob("dlc-models/iteration-*/*shuffle1/train"))
-    pose_cfg = yaml.safe_load((train_dir / "pose_cfg.yaml").read_text())
+    trainer = run.trainer
+    # What the JAX augmentation applies (pose_cfg's imgaug-only keys, clahe/histeq/emboss, are not used).
+    augmentation = {k: v for k, v in dataclasses.asdict(trainer.aug).items() if k != "mirror_perm"}
     report = posekit.evaluate_network(config, shuffle=1, snapshots_to_evaluate="all", show_errors=False)
     by_iter = {ev.iteration: ev for ev in report.evaluations}
     rows = []
@@ -154,8 +160,9 @@ def child_train(spec: dict) -> dict:
     return {"tool": "posekit", "version": posekit.__version__,
             "init": "imagenet (resnet50.tv_in1k)" if pretrained else "random",
             "imagenet_cached": cached, "batch_size": spec["batch"],
-            "crop": spec["crop"] or "default", "pcutoff": report.evaluations[0].pcutoff,
-            "augmentation": {key: pose_cfg.get(key) for key in AUGMENT_KEYS},
+            "crop": list(trainer.aug.crop_size), "pcutoff": report.evaluations[0].pcutoff,
+            "batch_norm": "trained" if trainer.train_batch_norm else "frozen",
+            "recipe": {**augmentation, **{key: trainer.pose_cfg.get(key) for key in SCHEDULE_KEYS}},
             "checkpoints": rows, "peak_rss_mb": _peak_rss_mb()}
 
 
@@ -233,7 +240,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         kind, spec = args.child[0], json.loads(args.child[1])
-        print(json.dumps({"split": child_split, "train": child_train}[kind](spec)))
+        print(json.dumps({"split": child_split, "train": child_train,
+                          "imagenet-cached": child_imagenet_cached}[kind](spec)))
         return
     if not (args.skip_dlc or args.dlc_python):
         parser.error("--dlc-python is required (a Python with deeplabcut 3.0.2, see the docstring), or --skip-dlc")
@@ -257,12 +265,14 @@ def main() -> None:
                 "imagenet": args.imagenet, "budget_s": args.budget_minutes * 60}
         results = {}
         order = ["posekit", *(() if args.skip_dlc else ("deeplabcut",))]
-        want_imagenet = args.imagenet
-        if args.imagenet and not args.skip_dlc:
-            have = _run([args.dlc_python, str(HERE / "deeplabcut_accuracy_child.py"), "imagenet-cached"],
-                        prefix="RESULT ")["cached"]
-            want_imagenet = have  # ImageNet only when both tools have their file
-            spec["imagenet"] = have
+        if args.imagenet:  # ImageNet weights only when every tool has its file cached: else both random
+            cached = {"posekit": _run([*me, "imagenet-cached", "{}"])["cached"]}
+            if not args.skip_dlc:
+                cached["deeplabcut"] = _run([args.dlc_python, str(HERE / "deeplabcut_accuracy_child.py"),
+                                             "imagenet-cached"], prefix="RESULT ")["cached"]
+            spec["imagenet"] = all(cached.values())
+            print(f"ImageNet weights cached: {cached}; starting from "
+                  f"{'ImageNet weights' if spec['imagenet'] else 'random init'}", flush=True)
         for tool in order:
             print(f"training {tool} ...", flush=True)
             if tool == "posekit":
@@ -271,12 +281,10 @@ def main() -> None:
                 results[tool] = _run([args.dlc_python, str(HERE / "deeplabcut_accuracy_child.py"), "train",
                                       json.dumps({**spec, "config": configs[tool], "split": split})],
                                      prefix="RESULT ")
-        if want_imagenet and len({r["init"] == "random" for r in results.values()}) > 1:
-            print("WARNING: one tool started from ImageNet weights and the other did not", flush=True)
         print(f"\nResNet-50, batch {args.batch}, same split; load average at the end {os.getloadavg()[0]:.1f}")
         for tool, r in results.items():
             print(f"{tool}: init {r['init']}, crop {r['crop']}, p-cutoff {r['pcutoff']}, "
-                  f"augmentation {json.dumps(r['augmentation'])}")
+                  f"recipe (augmentation, optimiser, schedule) {json.dumps(r['recipe'])}")
         print()
         print_table(results)
         print(json.dumps(strict_json({"benchmark": "accuracy", "project": str(args.project), "cpu": cpu_name(),

@@ -37,6 +37,26 @@ from deeplabcut_child import _peak_rss_mb, _pytorch_config
 BACKBONE = "resnet50_gn.a1h_in1k"
 
 
+def _yaml_loader():
+    """PyYAML's safe loader reading ``1e-05`` as a float (YAML 1.2, as DeepLabCut's own reader does).
+
+    Plain ``yaml.safe_load`` reads DeepLabCut's scheduler ``lr_list: [[1e-05]]`` as the
+    string ``'1e-05'`` and ``safe_dump`` would write it back quoted: the learning rate
+    after the second milestone would be a string.
+    """
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"^[-+]?(?:[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[0-9][0-9_]*[eE][-+]?[0-9]+"
+                   r"|\.[0-9_]+(?:[eE][-+]?[0-9]+)?|\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+        list("-+0123456789."))
+    return Loader
+
+
 def imagenet_cached() -> dict:
     os.environ["HF_HUB_OFFLINE"] = "1"
     import timm
@@ -121,7 +141,8 @@ def train(spec: dict) -> dict:
     _check_split(config, split)
     path = _pytorch_config(config)
     with open(path) as fh:
-        cfg = yaml.safe_load(fh)
+        cfg = yaml.load(fh, Loader=_yaml_loader())
+    defaults = {"epochs": cfg["train_settings"]["epochs"], "batch_size": cfg["train_settings"]["batch_size"]}
     cfg["model"]["backbone"]["pretrained"] = bool(spec["imagenet"])
     cfg["runner"]["eval_interval"] = 10**6
     cfg["runner"]["snapshots"]["save_epochs"] = 10**6
@@ -181,8 +202,9 @@ def train(spec: dict) -> dict:
     return {"tool": "deeplabcut", "version": deeplabcut.__version__,
             "init": f"imagenet ({BACKBONE})" if spec["imagenet"] else "random",
             "model": cfg["model"]["backbone"].get("model_name"), "batch_size": spec["batch"],
+            "defaults": defaults,  # DeepLabCut's own budget for this model (epochs are stopped by the hook here)
             "crop": (cfg["data"]["train"].get("crop_sampling") or {}), "pcutoff": pcutoff,
-            "augmentation": {"data.train": cfg["data"]["train"], "optimizer": cfg["runner"].get("optimizer"),
+            "recipe": {"data.train": cfg["data"]["train"], "optimizer": cfg["runner"].get("optimizer"),
                              "scheduler": cfg["runner"].get("scheduler")},
             "checkpoints": rows, "peak_rss_mb": _peak_rss_mb()}
 

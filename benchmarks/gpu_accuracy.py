@@ -13,12 +13,13 @@ weights (``resnet50.tv_in1k`` in ``$POSEKIT_CACHE/weights``) when that file is
 there before the run, otherwise from random initialisation
 (``pretrained=False``, nothing downloaded); the JSON says which.
 
-Budget: DeepLabCut 3's default for the project, 200 epochs of batches of 8
-(its ``pytorch_config.yaml`` defaults for ``resnet_50``; the last batch of an
-epoch may be short), i.e. ``200 * ceil(train images / 8)`` optimiser steps,
-unless ``--maxiters`` is given. The split is ``bench_accuracy.py``'s (seeded,
-the config's ``TrainingFraction``), so the figures compare with that script's.
-Each tool's augmentation and schedule are posekit's defaults. Figures only.
+Budget: DeepLabCut 3.0.2's default for the project, 200 epochs of batches of 8
+(``pose_estimation_pytorch/config/base/base.yaml``, which its ``resnet_50``
+model keeps; its DataLoader keeps the short last batch of an epoch), i.e.
+``200 * ceil(train images / 8)`` optimiser steps, unless ``--maxiters`` is
+given. The split is ``bench_accuracy.py``'s (seeded, the config's
+``TrainingFraction``), so the figures compare with that script's.
+Augmentation and learning-rate schedule are posekit's defaults. Figures only.
 """
 
 from __future__ import annotations
