@@ -31,7 +31,7 @@ import re
 import sys
 import time
 
-from deeplabcut_child import _peak_rss_mb, _pytorch_config
+from deeplabcut_child import _peak_rss_mb, _pytorch_config, random_init
 
 #: timm model of DeepLabCut 3.0.2's ``resnet_50`` backbone (its pytorch_config ``model_name``).
 BACKBONE = "resnet50_gn.a1h_in1k"
@@ -98,21 +98,6 @@ def _check_split(config: str, split: dict) -> None:
                              f"{mine[:5]} ...\nvs {split[f'{which}_images'][:5]} ...")
 
 
-def _random_init() -> None:
-    """Build DeepLabCut's model without its ImageNet download (``pretrained: False`` alone does not stop it)."""
-    import deeplabcut.pose_estimation_pytorch.apis.training as training_api
-
-    build = training_api.PoseModel.build
-
-    class RandomInit:
-        @staticmethod
-        def build(model_cfg, **kwargs):
-            kwargs["pretrained_backbone"] = False
-            return build(model_cfg, **kwargs)
-
-    training_api.PoseModel = RandomInit
-
-
 def _evaluations(config: str) -> tuple[dict, dict]:
     """Per snapshot (steps): the combined scores row and the per-body-part test RMSE."""
     import pandas as pd
@@ -155,7 +140,7 @@ def train(spec: dict) -> dict:
     with open(path, "w") as fh:
         yaml.safe_dump(cfg, fh)
     if not spec["imagenet"]:
-        _random_init()
+        random_init()
 
     rows: list[dict] = []
     state = {"steps": 0, "saving": 0.0}

@@ -44,7 +44,6 @@ def _pytorch_config(config: str) -> str:
 def _prepare(config: str, epochs: int) -> dict:
     """DeepLabCut's training set and model config, random init, ``epochs`` epochs, no evaluation."""
     import deeplabcut
-    import deeplabcut.pose_estimation_pytorch.apis.training as training_api
     import yaml
 
     if not glob.glob(os.path.join(os.path.dirname(config), "dlc-models-pytorch", "*")):
@@ -60,17 +59,24 @@ def _prepare(config: str, epochs: int) -> dict:
     with open(path, "w") as fh:
         yaml.safe_dump(cfg, fh)
 
+    random_init()
+    return {"model": cfg["model"]["backbone"].get("model_name"), "batch_size": cfg["train_settings"]["batch_size"],
+            "crop_sampling": cfg["data"]["train"].get("crop_sampling")}
+
+
+def random_init() -> None:
+    """Build DeepLabCut's model without its ImageNet download (``pretrained: False`` alone does not stop it)."""
+    import deeplabcut.pose_estimation_pytorch.apis.training as training_api
+
     build = training_api.PoseModel.build
 
-    class RandomInit:  # DeepLabCut would download ImageNet weights even with pretrained: False
+    class RandomInit:
         @staticmethod
         def build(model_cfg, **kwargs):
             kwargs["pretrained_backbone"] = False
             return build(model_cfg, **kwargs)
 
     training_api.PoseModel = RandomInit
-    return {"model": cfg["model"]["backbone"].get("model_name"), "batch_size": cfg["train_settings"]["batch_size"],
-            "crop_sampling": cfg["data"]["train"].get("crop_sampling")}
 
 
 def train(config: str, steps: int) -> dict:
