@@ -53,10 +53,11 @@ import pathlib
 import platform
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
+
+from bench_deeplabcut import _run  # one driver for every child process
 
 HERE = pathlib.Path(__file__).resolve().parent
 REACHING = pathlib.Path(os.environ.get("POSEKIT_REACHING_DIR",
@@ -169,21 +170,6 @@ def child_train(spec: dict) -> dict:
 # --------------------------------------------------------------------------- #
 # Driver (imports neither posekit nor JAX: each child's peak RSS is its own)
 # --------------------------------------------------------------------------- #
-
-
-def _last_json(stdout: str, prefix: str = "") -> dict:
-    for line in reversed(stdout.strip().splitlines()):
-        if line.startswith(prefix):
-            return json.loads(line[len(prefix):])
-    raise RuntimeError(f"no result line in:\n{stdout[-3000:]}")
-
-
-def _run(cmd: list[str], prefix: str = "") -> dict:
-    res = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if res.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd[:3])} ... failed ({res.returncode}):\n"
-                           f"{res.stdout[-2000:]}\n{res.stderr[-4000:]}")
-    return _last_json(res.stdout, prefix)
 
 
 def copy_project(source_config: pathlib.Path, dest: pathlib.Path) -> str:

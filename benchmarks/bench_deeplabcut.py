@@ -112,7 +112,8 @@ def _last_json(stdout: str, prefix: str = "") -> dict:
 def _run(cmd: list[str], prefix: str = "") -> dict:
     res = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if res.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd[:3])} ... failed ({res.returncode}):\n{res.stderr[-4000:]}")
+        raise RuntimeError(f"{' '.join(cmd[:3])} ... failed ({res.returncode}):\n"
+                           f"{res.stdout[-2000:]}\n{res.stderr[-4000:]}")
     return _last_json(res.stdout, prefix)
 
 
