@@ -44,7 +44,7 @@ def _rot(theta: np.ndarray, v: tuple[float, float]) -> np.ndarray:
 
 
 def synthetic_keypoints(
-    n_frames: int = 300, width: int = 320, height: int = 240
+    n_frames: int = 300, width: int = 320, height: int = 240, animal_scale: float | None = None
 ) -> np.ndarray:
     """Exact keypoints of the synthetic animal.
 
@@ -54,6 +54,9 @@ def synthetic_keypoints(
         Number of frames.
     width, height
         Frame size in pixels; the animal stays inside it.
+    animal_scale
+        Size of the animal (1: its size in a 320x240 frame); default: grows
+        with the frame, as in a 320x240 frame.
 
     Returns
     -------
@@ -61,7 +64,7 @@ def synthetic_keypoints(
         (n_frames, len(BODYPARTS), 2) float64 array of x, y in pixels.
     """
     t = np.arange(n_frames, dtype=np.float64)
-    scale = min(width / 320.0, height / 240.0)
+    scale = _animal_scale(width, height, animal_scale)
     centre = np.stack(
         [
             width / 2 + 0.28 * width * np.sin(2 * np.pi * t / 173.0),
@@ -82,6 +85,11 @@ def synthetic_keypoints(
     return np.stack([snout, leftear, rightear, neck, spine, tailbase, tailtip], axis=1)
 
 
+def _animal_scale(width: int, height: int, animal_scale: float | None) -> float:
+    """The animal's size factor: given, else grown with the frame (1 in 320x240)."""
+    return min(width / 320.0, height / 240.0) if animal_scale is None else float(animal_scale)
+
+
 def _background(width: int, height: int, rng: np.random.Generator) -> np.ndarray:
     """A smooth, textured arena floor (so frames are not trivially alike)."""
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
@@ -95,10 +103,13 @@ def _background(width: int, height: int, rng: np.random.Generator) -> np.ndarray
     return np.clip(base, 0, 255).astype(np.uint8)
 
 
-def render_frame(background: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Draw the animal with keypoints ``points`` (J, 2) on a copy of ``background``."""
+def render_frame(background: np.ndarray, points: np.ndarray, animal_scale: float | None = None) -> np.ndarray:
+    """Draw the animal with keypoints ``points`` (J, 2) on a copy of ``background``.
+
+    ``animal_scale`` as in :func:`synthetic_keypoints`.
+    """
     frame = background.copy()
-    scale = min(frame.shape[1] / 320.0, frame.shape[0] / 240.0)
+    scale = _animal_scale(frame.shape[1], frame.shape[0], animal_scale)
     body = (90, 70, 55)
     idx = {name: i for i, name in enumerate(BODYPARTS)}
     for a, b, thick in (
@@ -123,6 +134,7 @@ def make_synthetic_video(
     fps: float = 30.0,
     seed: int = 0,
     codec: str = "libx264",
+    animal_scale: float | None = None,
 ) -> np.ndarray:
     """Write the synthetic video and return its exact keypoints.
 
@@ -136,6 +148,9 @@ def make_synthetic_video(
         Seed of the background texture.
     codec
         ffmpeg encoder (``libx264`` lossy by default).
+    animal_scale
+        Size of the animal (see :func:`synthetic_keypoints`); e.g. 1 in a
+        1280x1024 video for a small animal in a large arena.
 
     Returns
     -------
@@ -144,9 +159,9 @@ def make_synthetic_video(
     """
     from posekit.io.video import write_video
 
-    keypoints = synthetic_keypoints(n_frames, width, height)
+    keypoints = synthetic_keypoints(n_frames, width, height, animal_scale)
     background = _background(width, height, np.random.default_rng(seed))
-    frames = (render_frame(background, pts) for pts in keypoints)
+    frames = (render_frame(background, pts, animal_scale) for pts in keypoints)
     write_video(path, frames, fps=fps, codec=codec)
     return keypoints
 
