@@ -30,7 +30,7 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -85,6 +85,9 @@ class VideoAnalysis:
         compiling the network for this frame size, or loading it from the cache).
     problem : str or None
         Why the video looks truncated/corrupt, if it does.
+    error : str or None
+        Why the video could not be analysed (Dask runs go on with the other
+        videos; nothing was written for this one).
     """
 
     video: Path
@@ -95,6 +98,12 @@ class VideoAnalysis:
     seconds: float = 0.0
     startup_seconds: float = 0.0
     problem: str | None = None
+    error: str | None = None
+
+    @property
+    def state(self) -> str:
+        """``"done"``, ``"skipped"`` or ``"failed"``."""
+        return "failed" if self.error is not None else "skipped" if self.skipped else "done"
 
     @property
     def frames_per_second(self) -> float:
@@ -131,9 +140,19 @@ class AnalysisResult(str):
     def h5_files(self) -> list[Path]:
         return [v.paths.h5 for v in self.videos]
 
+    @property
+    def failed(self) -> list[VideoAnalysis]:
+        """The videos that could not be analysed (``error`` says why)."""
+        return [v for v in self.videos if v.error is not None]
+
     def summary(self) -> str:
-        lines = [f"scorer {self.scorer}"]
+        """One line per video, after a count of the videos done, skipped and failed."""
+        counts = {state: sum(v.state == state for v in self.videos) for state in ("done", "skipped", "failed")}
+        lines = [f"scorer {self.scorer}: " + ", ".join(f"{n} {state}" for state, n in counts.items())]
         for v in self.videos:
+            if v.error is not None:
+                lines.append(f"  {v.video.name}: FAILED: {v.error}")
+                continue
             state = "skipped (already analysed)" if v.skipped else (
                 f"{v.nframes} frames, {v.frames_per_second:.1f} frames/s")
             extra = f"  WARNING: {v.problem}" if v.problem else ""
@@ -144,10 +163,10 @@ class AnalysisResult(str):
         rows = "".join(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>".format(
                 escape(v.video.name),
-                "skipped" if v.skipped else v.nframes,
-                "" if v.skipped else f"{v.frames_per_second:.1f}",
+                v.nframes if v.state == "done" else v.state,
+                f"{v.frames_per_second:.1f}" if v.state == "done" else "",
                 escape(str(v.paths.h5)),
-                escape(v.problem or ""),
+                escape(v.error or v.problem or ""),
             )
             for v in self.videos
         )
@@ -340,101 +359,401 @@ def predict_frames(predictor, frames: Iterable[tuple[int, np.ndarray]], shape: t
     return out[:n], failure
 
 
-def _model_config(predictor) -> dict[str, Any]:
-    cfg = dict(predictor.pose_cfg)
-    cfg["init_weights"] = str(Path(predictor.snapshot).with_suffix(""))
-    cfg["snapshot"] = str(predictor.snapshot)
+def _model_config(model: ModelInfo) -> dict[str, Any]:
+    cfg = dict(model.pose_cfg)
+    cfg["init_weights"] = str(Path(model.snapshot).with_suffix(""))
+    cfg["snapshot"] = str(model.snapshot)
     return cfg
 
 
-def _analyze_one(predictor, project: Project, fraction: float, video: Path,
-                 crop: tuple[int, int, int, int] | None, paths: AnalysisPaths,
-                 save_as_csv: bool, overwrite: bool,
-                 destfolder: str | os.PathLike | None) -> VideoAnalysis:
-    from tqdm.auto import tqdm
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the analysis files record about the network, read from its files (no weights loaded).
 
+    The files are written from this in every run, so a Dask client, which never loads
+    the network, writes what a local run writes.
+
+    Attributes
+    ----------
+    scorer : str
+        DeepLabCut's scorer name (the same as the loaded ``Predictor.scorer``).
+    bodyparts : list of str
+    snapshot : Path
+    pose_cfg : dict
+        The shuffle's ``train/pose_cfg.yaml``.
+    batch_size : int
+        Frames per network call.
+    """
+
+    scorer: str
+    bodyparts: list[str]
+    snapshot: Path
+    pose_cfg: dict[str, Any]
+    batch_size: int
+
+    @classmethod
+    def from_snapshot(cls, project: Project, shuffle: int, snapshot: Path, iteration: int,
+                      batch_size: int | None) -> ModelInfo:
+        """Read ``snapshot``'s metadata and its ``pose_cfg.yaml`` (``iteration``: from its file name)."""
+        from posekit.dataset.pose_cfg import read_pose_cfg
+        from posekit.predict.predictor import scorer_name
+        from posekit.train.snapshots import read_snapshot_metadata
+
+        meta = read_snapshot_metadata(snapshot)
+        pose_cfg = read_pose_cfg(snapshot.parent / "pose_cfg.yaml")
+        net_type = meta.get("net_type") or pose_cfg["net_type"]
+        return cls(
+            scorer=scorer_name(project, shuffle, int(meta.get("iteration", iteration)), net_type),
+            bodyparts=list(pose_cfg["all_joints_names"]),
+            snapshot=snapshot,
+            pose_cfg=pose_cfg,
+            batch_size=int(batch_size or project.cfg["batch_size"]),
+        )
+
+
+@dataclass
+class AnalysisPlan:
+    """The arguments of one ``analyze_videos`` call, checked, and where each video's files go.
+
+    Attributes
+    ----------
+    project : Project
+    shuffle, trainingsetindex : int
+    fraction : float
+        ``TrainingFraction[trainingsetindex]``.
+    model : ModelInfo
+        The snapshot config ``snapshotindex`` names.
+    crop : tuple of int or None
+        ``(x1, x2, y1, y2)``.
+    videos : dict of Path to AnalysisPaths
+        The videos, in order, and their output files.
+    save_as_csv, overwrite : bool
+    destfolder : path or None
+    """
+
+    project: Project
+    shuffle: int
+    trainingsetindex: int
+    fraction: float
+    model: ModelInfo
+    crop: tuple[int, int, int, int] | None
+    videos: dict[Path, AnalysisPaths]
+    save_as_csv: bool
+    overwrite: bool
+    destfolder: str | os.PathLike | None
+
+
+def plan_analysis(
+    config: str | os.PathLike | Project,
+    videos: str | os.PathLike | Iterable[str | os.PathLike],
+    videotype: str = "",
+    shuffle: int = 1,
+    trainingsetindex: int = 0,
+    save_as_csv: bool = False,
+    batchsize: int | None = None,
+    cropping: Sequence[int] | None = None,
+    destfolder: str | os.PathLike | None = None,
+    overwrite: bool = False,
+) -> AnalysisPlan:
+    """Check the arguments of :func:`analyze_videos` (same parameters) and plan its outputs.
+
+    Shared by the local run and the Dask run (:mod:`posekit.predict.distributed`), so
+    both take the same videos, snapshot and file names. Raises as :func:`analyze_videos`.
+    """
+    from posekit.predict.predictor import select_snapshots
+
+    project = Project.open(config)
+    fraction = project.training_fraction(trainingsetindex)
+    train_dir = _train_dir(project, fraction, shuffle)
+    files = list_videos(videos, videotype)
+    if batchsize is not None and int(batchsize) < 1:
+        raise ValueError(f"batchsize must be >= 1, got {batchsize}.")
+    index = project.cfg.get("snapshotindex", -1)
+    iteration, snapshot = select_snapshots(train_dir, -1 if index == "all" else index)[0]
+    model = ModelInfo.from_snapshot(project, shuffle, snapshot, iteration, batchsize)
+    crop = _crop_box(project, cropping)
+    if not files:
+        warnings.warn(f"No video found in {videos!r} (videotype {videotype!r}); nothing analysed.",
+                      stacklevel=3)
+    planned = {video: analysis_paths(video, model.scorer, destfolder) for video in files}
+    targets: dict[Path, Path] = {}
+    for video, paths in planned.items():
+        other = targets.setdefault(paths.h5.resolve(), video)
+        if other != video:
+            raise ValueError(
+                f"Videos '{other}' and '{video}' would both be saved as '{paths.h5}' (same "
+                "file stem). Analyse them in separate calls with different destfolder values."
+            )
+    return AnalysisPlan(project, shuffle, trainingsetindex, fraction, model, crop, planned,
+                        bool(save_as_csv), bool(overwrite), destfolder)
+
+
+def already_analysed(plan: AnalysisPlan, video: Path) -> bool:
+    """The skip rule of every run: True if ``video`` has a finished analysis by this scorer.
+
+    Finished means its ``.h5`` and its metadata exist (the ``.h5`` is written last);
+    with ``save_as_csv`` a missing ``.csv`` is written from the ``.h5``. Always False
+    with ``overwrite``. Prints what it decided.
+    """
+    paths = plan.videos[video]
+    if plan.overwrite or not paths.h5.exists():
+        return False
+    # DeepLabCut's own runs leave a _meta.pickle instead of posekit's _meta.json.
+    if paths.meta.exists() or paths.meta.with_suffix(".pickle").exists():
+        if plan.save_as_csv and not paths.csv.exists():
+            _check_writable(paths.csv.parent, plan.destfolder)
+            with atomic_path(paths.csv) as tmp:
+                read_poses(paths.h5).to_csv(tmp)
+        print(f"'{video.name}' is already analysed by {plan.model.scorer} ({paths.h5}); "
+              "skipped. Pass overwrite=True to analyse it again.")
+        return True
+    # Only an interrupted run (or an older posekit, which wrote the .h5 first) leaves
+    # an .h5 without its metadata: finish the job rather than skip a half-written video.
+    print(f"'{video.name}': {paths.h5.name} exists but {paths.meta.name} does not (an "
+          "interrupted run?); analysing it again.")
+    return False
+
+
+@dataclass
+class FramePredictions:
+    """The poses of frames ``[start, start + len(poses))`` of one video, and what decoding met.
+
+    Attributes
+    ----------
+    start : int
+        First frame.
+    poses : numpy.ndarray
+        ``(n, J, 3)`` float32.
+    requested : int or None
+        Frames asked for (None: up to the end of the video).
+    failure : str or None
+        The decoding error that ended the range early.
+    frames_stated : int
+        Frame count the container states (0 when unknown).
+    fps : float
+    full_height, full_width : int
+        Size of the source frames.
+    seconds : float
+        Wall time of decoding + prediction.
+    startup_seconds : float
+        Part of ``seconds`` spent dispatching the first batch (compilation).
+    damage : list of str
+        ffmpeg's damage messages about the file (scanned with the range that starts at 0).
+    """
+
+    start: int
+    poses: np.ndarray
+    requested: int | None
+    failure: str | None
+    frames_stated: int
+    fps: float
+    full_height: int
+    full_width: int
+    seconds: float
+    startup_seconds: float
+    damage: list[str]
+
+    @property
+    def stop(self) -> int:
+        """One past the last frame predicted."""
+        return self.start + len(self.poses)
+
+    @property
+    def short(self) -> bool:
+        """Whether the range ended before ``requested`` frames (end of video or failure)."""
+        return self.failure is not None or (self.requested is not None and len(self.poses) < self.requested)
+
+
+def predict_video_range(predictor, video: Path, crop: tuple[int, int, int, int] | None,
+                        start: int = 0, stop: int | None = None,
+                        progress: Callable[[int], Any] | None = None) -> FramePredictions:
+    """Predict the frames ``[start, stop)`` of a video (``stop=None``: to its end).
+
+    The prediction step of every run: a local run predicts whole videos, Dask
+    workers predict frame ranges of them (:mod:`posekit.predict.distributed`). The
+    range that starts at frame 0 also scans the whole file for damage (demux only,
+    in parallel).
+
+    Parameters
+    ----------
+    predictor
+        A loaded :class:`~posekit.predict.predictor.Predictor`.
+    video
+        The video file.
+    crop
+        ``(x1, x2, y1, y2)`` or None.
+    start, stop
+        The frame range.
+    progress
+        Called with the expected number of frames (0: unknown); returns an object
+        with ``update(n)`` and ``close()`` (a tqdm bar).
+
+    Returns
+    -------
+    FramePredictions
+
+    Raises
+    ------
+    VideoError
+        If the video cannot be opened, or its first frame does not decode.
+    """
     from posekit.io.video import VideoReader
 
-    record = VideoAnalysis(video=video, paths=paths)
-    if paths.h5.exists() and not overwrite:
-        # DeepLabCut's own runs leave a _meta.pickle instead of posekit's _meta.json.
-        if paths.meta.exists() or paths.meta.with_suffix(".pickle").exists():
-            record.skipped = True
-            if save_as_csv and not paths.csv.exists():
-                _check_writable(paths.csv.parent, destfolder)
-                with atomic_path(paths.csv) as tmp:
-                    read_poses(paths.h5).to_csv(tmp)
-            print(f"'{video.name}' is already analysed by {predictor.scorer} ({paths.h5}); "
-                  "skipped. Pass overwrite=True to analyse it again.")
-            return record
-        # Only an interrupted run (or an older posekit, which wrote the .h5 first) leaves
-        # an .h5 without its metadata: finish the job rather than skip a half-written video.
-        print(f"'{video.name}': {paths.h5.name} exists but {paths.meta.name} does not (an "
-              "interrupted run?); analysing it again.")
-    _check_writable(paths.h5.parent, destfolder)
-    start = time.time()
-    scan = _DamageScan(video)
+    scan = _DamageScan(video) if start == 0 else None
     with VideoReader(video, crop=crop) as reader:
         stated = reader.metadata_n_frames
-        bar = tqdm(total=stated or None, unit="frames", desc=video.name, dynamic_ncols=True)
+        end = stated if stop is None else (min(stop, stated) if stated else stop)
+        expected = max(end - start, 0)
+        bar = progress(expected) if progress is not None else None
+        stats: dict[str, float] = {}
+        t0 = time.perf_counter()
         try:
-            stats: dict[str, float] = {}
-            t0 = time.perf_counter()
-            frames = reader.iter_frames(prefetch=max(16, 2 * predictor.batch_size))
-            poses, failure = predict_frames(predictor, frames, reader.shape, capacity=stated,
-                                            progress=bar, stats=stats)
-            seconds = time.perf_counter() - t0
+            frames = reader.iter_frames(start, stop, prefetch=max(16, 2 * predictor.batch_size))
+            try:
+                poses, failure = predict_frames(predictor, frames, reader.shape, capacity=expected,
+                                                progress=bar, stats=stats)
+            except VideoError as exc:
+                if start == 0:
+                    raise
+                # a later range's first frame failing is, for the whole video, a failure
+                # after the previous frame: kept as such, as a local run keeps it
+                poses, failure = np.empty((0, len(predictor.bodyparts), 3), np.float32), exc
         finally:
-            bar.close()
-        full_height, full_width = reader.full_height, reader.full_width
-        fps = reader.fps
-    n = len(poses)
+            if bar is not None:
+                bar.close()
+        seconds = time.perf_counter() - t0
+        return FramePredictions(
+            start=start, poses=poses, requested=None if stop is None else stop - start,
+            failure=None if failure is None else str(failure), frames_stated=stated, fps=reader.fps,
+            full_height=reader.full_height, full_width=reader.full_width, seconds=seconds,
+            startup_seconds=stats.get("first_dispatch_s", 0.0),
+            damage=scan.result() if scan is not None else [],
+        )
+
+
+def join_ranges(parts: Sequence[FramePredictions]) -> FramePredictions:
+    """One video's frame ranges joined in frame order, every frame once.
+
+    The ranges must tile the video: the first starts at 0, each next one where the
+    one before was asked to stop, and only the last runs to the end. Like a local
+    run, the video ends with the first range that came back short (the video ended
+    or failed to decode there); frames of later ranges are then dropped, and if
+    there were any, the gap is reported in ``failure``.
+
+    Raises
+    ------
+    ValueError
+        If the ranges do not tile the video.
+    """
+    parts = sorted(parts, key=lambda p: p.start)
+    starts = [0] + [p.start + p.requested for p in parts[:-1] if p.requested is not None]
+    if not parts or [p.start for p in parts] != starts or parts[-1].requested is not None:
+        raise ValueError(f"Frame ranges {[(p.start, p.requested) for p in parts]} do not tile a video.")
+    kept = next((parts[: i + 1] for i, p in enumerate(parts) if p.short), parts)
+    failure = kept[-1].failure
+    dropped = sum(len(p.poses) for p in parts[len(kept):])
+    if dropped and failure is None:
+        failure = (f"decoding from frame {kept[-1].start} stopped at frame {kept[-1].stop} but {dropped} later "
+                   "frames decoded; they were dropped")
+    first = parts[0]
+    return FramePredictions(
+        start=0, poses=np.concatenate([p.poses for p in kept]), requested=None, failure=failure,
+        frames_stated=first.frames_stated, fps=first.fps, full_height=first.full_height,
+        full_width=first.full_width, seconds=sum(p.seconds for p in kept),
+        startup_seconds=sum(p.startup_seconds for p in kept), damage=first.damage,
+    )
+
+
+def write_analysis(plan: AnalysisPlan, video: Path, result: FramePredictions, started: float) -> VideoAnalysis:
+    """Write one video's ``.csv``, ``_meta.json`` and ``.h5`` (each atomically, the ``.h5`` last).
+
+    The writing step of every run (the Dask client writes here too). A kill before the
+    ``.h5`` is renamed into place leaves a video that the next run analyses again.
+
+    Parameters
+    ----------
+    plan
+        The run's plan (model, crop, files).
+    video
+        The video.
+    result
+        Its predictions, from frame 0 (:func:`predict_video_range`, :func:`join_ranges`).
+    started
+        ``time.time()`` when the video's analysis began.
+
+    Raises
+    ------
+    VideoError
+        If no frame decoded (nothing is written).
+
+    Warns
+    -----
+    TruncatedVideoWarning
+        The video ended early or is damaged.
+    """
+    model, crop, paths = plan.model, plan.crop, plan.videos[video]
+    record = VideoAnalysis(video=video, paths=paths)
+    n = len(result.poses)
     if n == 0:
         raise VideoError(f"Video '{video}' has no decodable frame; nothing was analysed.")
-    damage = scan.result()
+    stated = result.frames_stated
     problems = []
-    if failure is not None:
-        problems.append(f"decoding failed after frame {n - 1}: {failure}")
+    if result.failure is not None:
+        problems.append(f"decoding failed after frame {n - 1}: {result.failure}")
     count_problem = frame_count_problem(n, stated)
     if count_problem:
         problems.append(count_problem)
-    if damage:
-        problems.append("ffmpeg reports: " + "; ".join(dict.fromkeys(damage)))
+    if result.damage:
+        problems.append("ffmpeg reports: " + "; ".join(dict.fromkeys(result.damage)))
     record.problem = "; ".join(problems) or None
     if record.problem:
-        warn_truncated(video, record.problem, n, stated, "analysed and saved", stacklevel=3)
-    frame = poses_to_dataframe(poses, predictor.scorer, predictor.bodyparts)
-    # The .h5 is written last: it marks the video as analysed (see the skip above), so
+        warn_truncated(video, record.problem, n, stated, "analysed and saved", stacklevel=4)
+    frame = poses_to_dataframe(result.poses, model.scorer, model.bodyparts)
+    # The .h5 is written last: it marks the video as analysed (see already_analysed), so
     # a kill before it leaves a video that the next run analyses again.
-    if save_as_csv:
+    if plan.save_as_csv:
         with atomic_path(paths.csv) as tmp:
             frame.to_csv(tmp)
     stop = time.time()
+    full_height, full_width = result.full_height, result.full_width
     write_metadata(paths.meta, {
-        "start": start,
+        "start": started,
         "stop": stop,
-        "run_duration": stop - start,
-        "Scorer": predictor.scorer,
-        "DLC-model-config file": _model_config(predictor),
-        "fps": fps,
-        "batch_size": predictor.batch_size,
+        "run_duration": stop - started,
+        "Scorer": model.scorer,
+        "DLC-model-config file": _model_config(model),
+        "fps": result.fps,
+        "batch_size": model.batch_size,
         "frame_dimensions": [full_height, full_width],
         "nframes": n,
-        "iteration (active-learning)": project.iteration,
-        "training set fraction": fraction,
+        "iteration (active-learning)": plan.project.iteration,
+        "training set fraction": plan.fraction,
         "cropping": crop is not None,
         "cropping_parameters": list(crop) if crop else [0, full_width, 0, full_height],
         # posekit additions (DeepLabCut ignores unknown keys)
         "video": str(video),
-        "snapshot": str(predictor.snapshot),
+        "snapshot": str(model.snapshot),
         "frames_stated": stated,
         "problem": record.problem,
-        "frames_per_second": n / seconds if seconds > 0 else None,
+        "frames_per_second": n / result.seconds if result.seconds > 0 else None,
     })
     write_poses(frame, paths.h5, h5_format="table")
-    record.nframes, record.frames_stated, record.seconds = n, stated, seconds
-    record.startup_seconds = stats.get("first_dispatch_s", 0.0)
+    record.nframes, record.frames_stated, record.seconds = n, stated, result.seconds
+    record.startup_seconds = result.startup_seconds
     return record
+
+
+def _analyze_one(predictor, plan: AnalysisPlan, video: Path) -> VideoAnalysis:
+    from tqdm.auto import tqdm
+
+    if already_analysed(plan, video):
+        return VideoAnalysis(video=video, paths=plan.videos[video], skipped=True)
+    _check_writable(plan.videos[video].h5.parent, plan.destfolder)
+    started = time.time()
+    result = predict_video_range(
+        predictor, video, plan.crop,
+        progress=lambda total: tqdm(total=total or None, unit="frames", desc=video.name, dynamic_ncols=True))
+    return write_analysis(plan, video, result, started)
 
 
 def analyze_videos(
@@ -450,6 +769,9 @@ def analyze_videos(
     overwrite: bool = False,
 ) -> AnalysisResult:
     """Predict the pose in every frame of videos; write DeepLabCut's analysis files.
+
+    In this process; :func:`posekit.predict.distributed.analyze_videos_on_cluster`
+    runs the same analysis on a Dask cluster.
 
     Parameters
     ----------
@@ -500,33 +822,11 @@ def analyze_videos(
         A video ended early or is damaged; the frames that decoded are kept
         and ``nframes`` says how many.
     """
-    from posekit.predict.predictor import load_predictor, select_snapshots
+    from posekit.predict.predictor import load_predictor
 
-    project = Project.open(config)
-    fraction = project.training_fraction(trainingsetindex)
-    train_dir = _train_dir(project, fraction, shuffle)
-    files = list_videos(videos, videotype)
-    if batchsize is not None and int(batchsize) < 1:
-        raise ValueError(f"batchsize must be >= 1, got {batchsize}.")
-    index = project.cfg.get("snapshotindex", -1)
-    _, snapshot = select_snapshots(train_dir, -1 if index == "all" else index)[0]
-    predictor = load_predictor(project, shuffle, trainingsetindex, snapshot=snapshot,
-                               batch_size=batchsize)
-    crop = _crop_box(project, cropping)
-    if not files:
-        warnings.warn(f"No video found in {videos!r} (videotype {videotype!r}); nothing analysed.",
-                      stacklevel=2)
-    planned = {video: analysis_paths(video, predictor.scorer, destfolder) for video in files}
-    targets: dict[Path, Path] = {}
-    for video, paths in planned.items():
-        other = targets.setdefault(paths.h5.resolve(), video)
-        if other != video:
-            raise ValueError(
-                f"Videos '{other}' and '{video}' would both be saved as '{paths.h5}' (same "
-                "file stem). Analyse them in separate calls with different destfolder values."
-            )
-    records = []
-    for video, paths in planned.items():
-        records.append(_analyze_one(predictor, project, fraction, video, crop, paths,
-                                    save_as_csv, overwrite, destfolder))
-    return AnalysisResult(predictor.scorer, records)
+    plan = plan_analysis(config, videos, videotype, shuffle, trainingsetindex, save_as_csv, batchsize,
+                         cropping, destfolder, overwrite)
+    predictor = load_predictor(plan.project, shuffle, trainingsetindex, snapshot=plan.model.snapshot,
+                               batch_size=plan.model.batch_size)
+    records = [_analyze_one(predictor, plan, video) for video in plan.videos]
+    return AnalysisResult(plan.model.scorer, records)
