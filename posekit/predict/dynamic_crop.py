@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -272,8 +273,9 @@ def predict_frames_dynamic(predictor, frames: Iterable[tuple[int, np.ndarray]], 
         If given, receives ``first_dispatch_s`` (the first batch's call, which
         compiles), ``frames_cropped`` (frames whose prediction came from a
         window), ``frames_refetched`` (cropped frames that lost the animal and
-        were analysed again on the full frame) and ``window_shapes`` (the
-        distinct ``(height, width)`` the network saw besides the full frame).
+        were analysed again on the full frame) and ``window_shapes`` (frames
+        analysed per window ``(height, width)``, the shapes the network saw
+        besides the full frame's).
 
     Returns
     -------
@@ -292,7 +294,7 @@ def predict_frames_dynamic(predictor, frames: Iterable[tuple[int, np.ndarray]], 
     window: Window | None = None
     last_window: Window | None = None
     n = cropped = refetched = 0
-    shapes: set[tuple[int, int]] = set()
+    shapes: Counter[tuple[int, int]] = Counter()
     failure: VideoError | None = None
     while failure is None:
         count, failure = _read_batch(frames, buf)
@@ -312,7 +314,7 @@ def predict_frames_dynamic(predictor, frames: Iterable[tuple[int, np.ndarray]], 
                 poses[lost] = predictor.predict(buf[:count][lost])
             cropped += count - int(lost.sum())
             refetched += int(lost.sum())
-            shapes.add((window.height, window.width))
+            shapes[window.height, window.width] += count
         if n == 0 and stats is not None:
             stats["first_dispatch_s"] = time.perf_counter() - t0
         if n + count > len(out):
@@ -329,5 +331,5 @@ def predict_frames_dynamic(predictor, frames: Iterable[tuple[int, np.ndarray]], 
         if count < batch:
             break
     if stats is not None:
-        stats.update(frames_cropped=cropped, frames_refetched=refetched, window_shapes=sorted(shapes))
+        stats.update(frames_cropped=cropped, frames_refetched=refetched, window_shapes=dict(shapes))
     return out[:n], failure
