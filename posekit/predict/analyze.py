@@ -40,6 +40,7 @@ import numpy as np
 
 from posekit.errors import VideoError
 from posekit.io.video import TruncatedVideoWarning, frame_count_problem, warn_truncated
+from posekit.predict.dynamic_crop import DynamicCropping, parse_dynamic, predict_frames_dynamic
 from posekit.predict.results import (
     AnalysisPaths,
     analysis_paths,
@@ -88,6 +89,8 @@ class VideoAnalysis:
     error : str or None
         Why the video could not be analysed (Dask runs go on with the other
         videos; nothing was written for this one).
+    frames_cropped : int
+        Frames predicted from a window around the animal (``dynamic`` cropping).
     """
 
     video: Path
@@ -99,6 +102,7 @@ class VideoAnalysis:
     startup_seconds: float = 0.0
     problem: str | None = None
     error: str | None = None
+    frames_cropped: int = 0
 
     @property
     def state(self) -> str:
@@ -429,6 +433,8 @@ class AnalysisPlan:
         The videos, in order, and their output files.
     save_as_csv, overwrite : bool
     destfolder : path or None
+    dynamic : DynamicCropping or None
+        Dynamic cropping settings (None: full frames).
     """
 
     project: Project
@@ -441,6 +447,7 @@ class AnalysisPlan:
     save_as_csv: bool
     overwrite: bool
     destfolder: str | os.PathLike | None
+    dynamic: DynamicCropping | None = None
 
 
 def plan_analysis(
@@ -454,6 +461,7 @@ def plan_analysis(
     cropping: Sequence[int] | None = None,
     destfolder: str | os.PathLike | None = None,
     overwrite: bool = False,
+    dynamic: tuple[bool, float, int] | None = None,
 ) -> AnalysisPlan:
     """Check the arguments of :func:`analyze_videos` (same parameters) and plan its outputs.
 
@@ -462,6 +470,7 @@ def plan_analysis(
     """
     from posekit.predict.predictor import select_snapshots
 
+    dynamic_cropping = parse_dynamic(dynamic)
     project = Project.open(config)
     fraction = project.training_fraction(trainingsetindex)
     train_dir = _train_dir(project, fraction, shuffle)
@@ -485,7 +494,7 @@ def plan_analysis(
                 "file stem). Analyse them in separate calls with different destfolder values."
             )
     return AnalysisPlan(project, shuffle, trainingsetindex, fraction, model, crop, planned,
-                        bool(save_as_csv), bool(overwrite), destfolder)
+                        bool(save_as_csv), bool(overwrite), destfolder, dynamic_cropping)
 
 
 def already_analysed(plan: AnalysisPlan, video: Path) -> bool:
@@ -539,6 +548,8 @@ class FramePredictions:
         Part of ``seconds`` spent dispatching the first batch (compilation).
     damage : list of str
         ffmpeg's damage messages about the file (scanned with the range that starts at 0).
+    frames_cropped : int
+        Frames predicted from a window around the animal (dynamic cropping).
     """
 
     start: int
@@ -552,6 +563,7 @@ class FramePredictions:
     seconds: float
     startup_seconds: float
     damage: list[str]
+    frames_cropped: int = 0
 
     @property
     def stop(self) -> int:
@@ -566,7 +578,8 @@ class FramePredictions:
 
 def predict_video_range(predictor, video: Path, crop: tuple[int, int, int, int] | None,
                         start: int = 0, stop: int | None = None,
-                        progress: Callable[[int], Any] | None = None) -> FramePredictions:
+                        progress: Callable[[int], Any] | None = None,
+                        dynamic: DynamicCropping | None = None) -> FramePredictions:
     """Predict the frames ``[start, stop)`` of a video (``stop=None``: to its end).
 
     The prediction step of every run: a local run predicts whole videos, Dask
@@ -587,6 +600,8 @@ def predict_video_range(predictor, video: Path, crop: tuple[int, int, int, int] 
     progress
         Called with the expected number of frames (0: unknown); returns an object
         with ``update(n)`` and ``close()`` (a tqdm bar).
+    dynamic
+        Dynamic cropping (:mod:`posekit.predict.dynamic_crop`); a range starts on full frames.
 
     Returns
     -------
@@ -605,13 +620,17 @@ def predict_video_range(predictor, video: Path, crop: tuple[int, int, int, int] 
         end = stated if stop is None else (min(stop, stated) if stated else stop)
         expected = max(end - start, 0)
         bar = progress(expected) if progress is not None else None
-        stats: dict[str, float] = {}
+        stats: dict[str, Any] = {}
         t0 = time.perf_counter()
         try:
             frames = reader.iter_frames(start, stop, prefetch=max(16, 2 * predictor.batch_size))
             try:
-                poses, failure = predict_frames(predictor, frames, reader.shape, capacity=expected,
-                                                progress=bar, stats=stats)
+                if dynamic is None:
+                    poses, failure = predict_frames(predictor, frames, reader.shape, capacity=expected,
+                                                    progress=bar, stats=stats)
+                else:
+                    poses, failure = predict_frames_dynamic(predictor, frames, reader.shape, dynamic,
+                                                            capacity=expected, progress=bar, stats=stats)
             except VideoError as exc:
                 if start == 0:
                     raise
@@ -628,6 +647,7 @@ def predict_video_range(predictor, video: Path, crop: tuple[int, int, int, int] 
             full_height=reader.full_height, full_width=reader.full_width, seconds=seconds,
             startup_seconds=stats.get("first_dispatch_s", 0.0),
             damage=scan.result() if scan is not None else [],
+            frames_cropped=stats.get("frames_cropped", 0),
         )
 
 
@@ -661,6 +681,7 @@ def join_ranges(parts: Sequence[FramePredictions]) -> FramePredictions:
         frames_stated=first.frames_stated, fps=first.fps, full_height=first.full_height,
         full_width=first.full_width, seconds=sum(p.seconds for p in kept),
         startup_seconds=sum(p.startup_seconds for p in kept), damage=first.damage,
+        frames_cropped=sum(p.frames_cropped for p in kept),
     )
 
 
@@ -736,10 +757,13 @@ def write_analysis(plan: AnalysisPlan, video: Path, result: FramePredictions, st
         "frames_stated": stated,
         "problem": record.problem,
         "frames_per_second": n / result.seconds if result.seconds > 0 else None,
+        "dynamic": plan.dynamic.as_dlc() if plan.dynamic else [False],
+        "frames_cropped": result.frames_cropped,
     })
     write_poses(frame, paths.h5, h5_format="table")
     record.nframes, record.frames_stated, record.seconds = n, stated, result.seconds
     record.startup_seconds = result.startup_seconds
+    record.frames_cropped = result.frames_cropped
     return record
 
 
@@ -752,7 +776,8 @@ def _analyze_one(predictor, plan: AnalysisPlan, video: Path) -> VideoAnalysis:
     started = time.time()
     result = predict_video_range(
         predictor, video, plan.crop,
-        progress=lambda total: tqdm(total=total or None, unit="frames", desc=video.name, dynamic_ncols=True))
+        progress=lambda total: tqdm(total=total or None, unit="frames", desc=video.name, dynamic_ncols=True),
+        dynamic=plan.dynamic)
     return write_analysis(plan, video, result, started)
 
 
@@ -767,6 +792,7 @@ def analyze_videos(
     cropping: Sequence[int] | None = None,
     destfolder: str | os.PathLike | None = None,
     overwrite: bool = False,
+    dynamic: tuple[bool, float, int] = (False, 0.5, 10),
 ) -> AnalysisResult:
     """Predict the pose in every frame of videos; write DeepLabCut's analysis files.
 
@@ -800,6 +826,13 @@ def analyze_videos(
         Analyse again videos this scorer has already analysed (default: skip).
         A video whose ``.h5`` has no ``_meta.json`` (an interrupted run) is
         always analysed again.
+    dynamic
+        DeepLabCut's ``(state, pcutoff, margin)``: with ``state`` True, once
+        at least half of the body parts are above ``pcutoff`` only a window
+        around them (plus ``margin`` pixels; sizes rounded up to a few fixed
+        buckets) is analysed, back to the full frame when confidence drops.
+        Coordinates stay full-frame (:mod:`posekit.predict.dynamic_crop`).
+        ``margin`` must cover how far the animal moves within one batch.
 
     Returns
     -------
@@ -815,6 +848,8 @@ def analyze_videos(
     OSError
         The output folder (``destfolder``, or the video's folder) cannot be
         created or written to; raised before any analysis, naming the folder.
+    ValueError
+        ``dynamic`` is not a ``(bool, 0 <= pcutoff < 1, margin >= 0)`` triple.
 
     Warns
     -----
@@ -825,7 +860,7 @@ def analyze_videos(
     from posekit.predict.predictor import load_predictor
 
     plan = plan_analysis(config, videos, videotype, shuffle, trainingsetindex, save_as_csv, batchsize,
-                         cropping, destfolder, overwrite)
+                         cropping, destfolder, overwrite, dynamic)
     predictor = load_predictor(plan.project, shuffle, trainingsetindex, snapshot=plan.model.snapshot,
                                batch_size=plan.model.batch_size)
     records = [_analyze_one(predictor, plan, video) for video in plan.videos]
