@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import os
 import pathlib
-import platform
 import sys
 import tempfile
 import time
@@ -47,18 +46,6 @@ for path in (ROOT, ROOT / "benchmarks"):
         sys.path.insert(0, str(path))
 
 WIDTH, HEIGHT = 1280, 1024
-
-
-def cpu_name() -> str:
-    """The CPU's model name (``/proc/cpuinfo``), else what ``platform`` says."""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def train_demo_network(work: pathlib.Path, maxiters: int) -> pathlib.Path:
@@ -141,6 +128,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import numpy as np
+    from bench_accuracy import cpu_name
     from cpu_peak import measured_peak_gflops
 
     from posekit.datasets import make_synthetic_video
