@@ -10,6 +10,7 @@ use it with ``filtered=True``.
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 from collections.abc import Iterable
@@ -49,6 +50,8 @@ class FilterReport:
         Per video already filtered (left as it was), its filtered file.
     csv : list of Path
         The ``_filtered.csv`` files written (``save_as_csv``).
+    failed : dict of Path to str
+        Per video whose task failed on a Dask cluster, why (a local run raises instead).
     """
 
     filtertype: str
@@ -56,6 +59,7 @@ class FilterReport:
     filtered: dict[Path, Path] = field(default_factory=dict)
     skipped: dict[Path, Path] = field(default_factory=dict)
     csv: list[Path] = field(default_factory=list)
+    failed: dict[Path, str] = field(default_factory=dict)
 
     @property
     def written(self) -> list[Path]:
@@ -132,6 +136,7 @@ def filterpredictions(
     measurement_noise: float | None = None,
     process_noise: float | None = None,
     overwrite: bool = False,
+    client: Any = None,
 ) -> FilterReport:
     """Filter the predictions of analysed videos (DeepLabCut's ``filterpredictions``).
 
@@ -174,11 +179,15 @@ def filterpredictions(
         noise; estimated from the data when None.
     overwrite
         Filter again videos that have a filtered file.
+    client
+        A ``dask.distributed.Client``: filter on its cluster, one task per video
+        (the workers read and write the analyses at the same paths: a shared
+        filesystem). A video that fails is reported in ``failed`` and the others go on.
 
     Returns
     -------
     FilterReport
-        The files written, and those skipped.
+        The files written, and those skipped (and failed, with ``client``).
 
     Raises
     ------
@@ -211,16 +220,27 @@ def filterpredictions(
     scorer = current_scorer(project, shuffle, trainingsetindex)
     analyses = {v: find_analysis_file(v, shuffle, destfolder, scorer) for v in paths}  # fail early
     report = FilterReport(filtertype=filtertype, params=params)
+    jobs, replaced = {}, set()
     for video_path, h5 in analyses.items():
         existing = filtered_path(h5)
-        was_there = existing.exists()
-        if was_there and not overwrite:  # DeepLabCut skips a video already filtered
+        if existing.exists() and not overwrite:  # DeepLabCut skips a video already filtered
             print(f"'{h5.name}' is already filtered ('{existing.name}'); skipped (overwrite=True filters again).")
             report.skipped[video_path] = existing
             continue
-        out_h5, out_csv = filter_analysis_file(h5, filtertype, save_as_csv, **params)
+        if existing.exists():
+            replaced.add(video_path)
+        jobs[video_path] = functools.partial(filter_analysis_file, h5, filtertype, save_as_csv, **params)
+    if client is None:  # one at a time, each reported as it is written
+        written: Iterable = ((video_path, job()) for video_path, job in jobs.items())
+    else:
+        from posekit.predict.distributed import map_videos
+
+        results, report.failed = map_videos(client, jobs, "filterpredictions")
+        written = results.items()
+    for video_path, (out_h5, out_csv) in written:
         report.filtered[video_path] = out_h5
         if out_csv is not None:
             report.csv.append(out_csv)
-        print(f"Filtered ({filtertype}) '{h5.name}' -> '{out_h5}'" + (" (replaced)." if was_there else "."))
+        print(f"Filtered ({filtertype}) '{analyses[video_path].name}' -> '{out_h5}'"
+              + (" (replaced)." if video_path in replaced else "."))
     return report

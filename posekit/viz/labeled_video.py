@@ -12,11 +12,13 @@ side by side and memory stays flat whatever the video's length.
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -210,6 +212,7 @@ def create_labeled_video(
     destfolder: str | os.PathLike | None = None,
     filtered: bool = False,
     videotype: str | Sequence[str] = "",
+    client: Any = None,
 ) -> list[Path]:
     """Draw the predicted poses on videos: ``<stem><scorer>_labeled.mp4``.
 
@@ -251,6 +254,11 @@ def create_labeled_video(
         ``<stem><scorer>filtered_labeled.mp4`` (DeepLabCut's name).
     videotype
         Suffix(es) of the videos taken from folders (default: every video suffix).
+    client
+        A ``dask.distributed.Client``: draw on its cluster, one task per video (the
+        workers read the videos and analyses and write the labeled videos at the same
+        paths: a shared filesystem). A video whose task fails is left out of the
+        result with a warning naming it, and the others go on.
 
     Returns
     -------
@@ -274,17 +282,36 @@ def create_labeled_video(
     for video in paths:  # find every analysis first: fail before any work
         h5 = find_analysis_file(video, shuffle, destfolder, scorer, filtered=filtered)
         jobs.append((video, h5, labeled_video_path(h5)))
-    outputs = []
+    todo = {}
     for video, h5, out in jobs:
         if out.exists() and not overwrite:
             print(f"Labeled video '{out.name}' exists; skipped (overwrite=True re-creates it).")
         else:
-            analysis = read_analysis(h5)
-            style = _style(project, analysis, displayedbodyparts, draw_skeleton, trailpoints)
-            n = _render(video, analysis, style, out, displaycropped, outputframerate, codec)
-            print(f"Labeled video '{out}' written ({n} frames).")
-        outputs.append(out)
-    return outputs
+            todo[video] = functools.partial(_draw_video, project, video, h5, out, displayedbodyparts, draw_skeleton,
+                                            trailpoints, displaycropped, outputframerate, codec)
+    failures: dict[Path, str] = {}
+    if client is None:  # one at a time, each reported as it is written
+        drawn: Iterable = ((video, job()) for video, job in todo.items())
+    else:
+        from posekit.predict.distributed import map_videos
+
+        results, failures = map_videos(client, todo, "create_labeled_video")
+        drawn = results.items()
+        for video, error in failures.items():
+            warnings.warn(f"No labeled video for '{video}': its task failed on the cluster ({error}).",
+                          stacklevel=2)
+    for _video, (out, n) in drawn:
+        print(f"Labeled video '{out}' written ({n} frames).")
+    return [out for video, _h5, out in jobs if video not in failures]
+
+
+def _draw_video(project: Project, video: Path, h5: Path, out: Path, displayedbodyparts, draw_skeleton: bool,
+                trailpoints: int, displaycropped: bool, outputframerate: float | None,
+                codec: str) -> tuple[Path, int]:
+    """Read ``h5``, draw it on ``video`` into ``out``: (out, frames written). One Dask task with ``client``."""
+    analysis = read_analysis(h5)
+    style = _style(project, analysis, displayedbodyparts, draw_skeleton, trailpoints)
+    return out, _render(video, analysis, style, out, displaycropped, outputframerate, codec)
 
 
 def _render(video: Path, analysis: Analysis, style: LabeledVideoStyle, out: Path,

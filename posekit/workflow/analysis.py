@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from posekit.predict.analyze import AnalysisResult
+from posekit.predict.distributed import DEFAULT_CHUNK_FRAMES, ClusterProgress, analyze_videos_on_cluster
 from posekit.predict.filter_videos import filterpredictions
 from posekit.predict.time_lapse import TimeLapseAnalysis
 from posekit.project import Project
@@ -75,6 +76,8 @@ def analyze_videos(
     *,
     video_extensions: str | Sequence[str] | None = None,
     overwrite: bool = False,
+    client: Any = None,
+    chunk_frames: int = DEFAULT_CHUNK_FRAMES,
 ) -> AnalysisResult:
     """Predict the pose in every frame of videos; write DeepLabCut's analysis files.
 
@@ -113,6 +116,15 @@ def analyze_videos(
         ``identity_only`` raise an error; ``auto_track`` has no effect).
     overwrite
         Analyse again videos that have an analysis.
+    client
+        A ``dask.distributed.Client``: analyse on its cluster (see
+        :func:`posekit.predict.distributed.analyze_videos_on_cluster`), one task per
+        video or per ``chunk_frames`` frames of a long one, with the same files and
+        skip rule. The workers need the project and the videos at the same paths (a
+        shared filesystem). A video that fails is reported and the others go on. In
+        a notebook a widget shows the progress and the Dask dashboard link.
+    chunk_frames
+        With ``client``: most frames per task.
 
     Returns
     -------
@@ -131,8 +143,26 @@ def analyze_videos(
     if dynamic and dynamic[0]:
         refuse("analyze_videos", "dynamic", dynamic,
                "dynamic cropping is not available yet; pass cropping=[x1, x2, y1, y2] to analyse a fixed box.")
-    return analyze(config, videos, _videotype(videotype, video_extensions), shuffle, trainingsetindex,
-                   save_as_csv, batchsize, cropping, destfolder, overwrite)
+    args = (config, videos, _videotype(videotype, video_extensions), shuffle, trainingsetindex, save_as_csv,
+            batchsize, cropping, destfolder, overwrite)
+    if client is None:
+        return analyze(*args)
+    return analyze_videos_on_cluster(client, *args, chunk_frames=chunk_frames, progress=_cluster_progress())
+
+
+def _cluster_progress() -> ClusterProgress | None:
+    """In a notebook, a progress shown now as a widget (the run blocks the cell); None: tqdm."""
+    from posekit.utils.notebook import in_notebook
+
+    if not in_notebook():
+        return None
+    from IPython.display import display
+
+    from posekit.widgets.cluster_progress import ClusterProgressWidget
+
+    progress = ClusterProgress()
+    display(ClusterProgressWidget(progress))
+    return progress
 
 
 def analyze_time_lapse_frames(
@@ -218,6 +248,7 @@ def create_labeled_video(
     *,
     video_extensions: str | Sequence[str] | None = None,
     overwrite: bool = False,
+    client: Any = None,
 ) -> LabeledVideos:
     """Draw the predicted poses on videos: ``<stem><scorer>_labeled.mp4`` (DeepLabCut's signature).
 
@@ -260,6 +291,10 @@ def create_labeled_video(
         DeepLabCut 3's name for ``destfolder``.
     overwrite
         Re-create labeled videos that exist.
+    client
+        A ``dask.distributed.Client``: one task per video on its cluster (the workers
+        need the videos and analyses at the same paths: a shared filesystem). A video
+        that fails is left out with a warning naming it; the others go on.
 
     Returns
     -------
@@ -286,7 +321,7 @@ def create_labeled_video(
     return LabeledVideos(create(
         config, videos, shuffle, trainingsetindex, draw_skeleton, trailpoints, displaycropped,
         displayedbodyparts, outputframerate, codec, overwrite, destfolder, filtered,
-        _videotype(videotype, video_extensions),
+        _videotype(videotype, video_extensions), client,
     ))
 
 

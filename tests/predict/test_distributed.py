@@ -11,19 +11,15 @@ import json
 import os
 from pathlib import Path
 
+import distributed
 import numpy as np
 import pandas as pd
 import pytest
 
-distributed = pytest.importorskip("distributed")
-
-from posekit.io.video import write_video  # noqa: E402
-from posekit.predict.analyze import FramePredictions, analyze_videos, join_ranges  # noqa: E402
-from posekit.predict.distributed import (  # noqa: E402
-    ClusterProgress,
-    analyze_videos_on_cluster,
-    plan_ranges,
-)
+from posekit.io.video import write_video
+from posekit.predict.analyze import FramePredictions, analyze_videos, join_ranges
+from posekit.predict.distributed import ClusterProgress, analyze_videos_on_cluster, plan_ranges
+from posekit.predict.results import analysis_paths
 
 _TIMING = {"start", "stop", "run_duration", "frames_per_second"}
 
@@ -148,6 +144,41 @@ def test_failing_videos_are_named_and_the_others_finish(project, video, tmp_path
     out = capsys.readouterr().out
     assert "'garbage.mp4' could not be analysed" in out and "'small.mp4' could not be analysed" in out
     assert "1 done, 0 skipped, 2 failed" in out and "small.mp4: FAILED" in result.summary()
+
+
+def test_verbs_take_a_client(project, video, tmp_path, client, capsys):
+    """The workflow verbs: analyze_videos dispatches, filterpredictions and create_labeled_video map per video."""
+    import shutil
+
+    from posekit.workflow.analysis import analyze_videos as verb
+    from posekit.workflow.analysis import create_labeled_video, filterpredictions
+
+    missing = tmp_path / "missing.mp4"
+    missing.write_bytes(b"")
+    result = verb(project, [video, missing], destfolder=tmp_path / "dask", client=client, chunk_frames=60)
+    assert [v.state for v in result.videos] == ["done", "failed"]
+    local = tmp_path / "local"
+    local.mkdir()
+    for path in (tmp_path / "dask").iterdir():
+        shutil.copy(path, local / path.name)
+
+    report = filterpredictions(project, [video], destfolder=tmp_path / "dask", client=client)
+    expected = filterpredictions(project, [video], destfolder=local)
+    assert report.failed == {} and list(report.filtered) == [video]
+    pd.testing.assert_frame_equal(pd.read_hdf(report.filtered[video]), pd.read_hdf(expected.filtered[video]))
+    assert f"-> '{report.filtered[video]}'" in capsys.readouterr().out
+
+    (labeled,) = create_labeled_video(project, [video], destfolder=tmp_path / "dask", client=client)
+    assert labeled.parent == tmp_path / "dask" and labeled.stat().st_size > 0
+    assert "(120 frames)" in capsys.readouterr().out
+    # a video whose task fails (its analysis is not a readable file) is named, the others still drawn
+    second = video.with_name("second.mp4")
+    second.write_bytes(video.read_bytes())
+    analysis_paths(second, str(result), tmp_path / "dask").h5.write_bytes(b"broken")
+    with pytest.warns(UserWarning, match="No labeled video for .*second.mp4"):
+        drawn = create_labeled_video(project, [video, second], destfolder=tmp_path / "dask", client=client,
+                                     overwrite=True)
+    assert drawn == [labeled]
 
 
 class _KillOnce(distributed.WorkerPlugin):
