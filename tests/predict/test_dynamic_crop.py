@@ -195,3 +195,33 @@ def test_misaligned_windows_would_change_predictions():
     moved[..., 0] += shifted.x
     moved[..., 1] += shifted.y
     assert np.abs(moved[..., :2] - full[..., :2]).max() >= 1.0
+
+
+# --------------------------------------------------------------------------- #
+# analyze_videos(dynamic=...)
+# --------------------------------------------------------------------------- #
+
+
+def test_analyze_videos_dynamic_without_confident_frames_is_the_full_frame_analysis(project, video, tmp_path):
+    """Nothing above pcutoff: every frame stays on the full frame, values identical; the metadata says so."""
+    import pandas as pd
+
+    from posekit.predict.analyze import analyze_videos
+    from posekit.predict.results import read_metadata
+
+    full = analyze_videos(project, [video], destfolder=tmp_path / "full")
+    dynamic = analyze_videos(project, [video], destfolder=tmp_path / "dynamic", dynamic=(True, 0.99, 10))
+    record = dynamic.videos[0]
+    assert record.nframes == 120 and record.frames_cropped == 0
+    pd.testing.assert_frame_equal(pd.read_hdf(record.paths.h5), pd.read_hdf(full.videos[0].paths.h5))
+    meta = read_metadata(record.paths.meta)
+    assert meta["dynamic"] == [True, 0.99, 10] and meta["frames_cropped"] == 0
+    assert read_metadata(full.videos[0].paths.meta)["dynamic"] == [False]
+
+
+def test_analyze_videos_rejects_bad_dynamic_before_loading_anything(project, video, tmp_path):
+    from posekit.predict.analyze import analyze_videos
+
+    with pytest.raises(ValueError, match=r"its margin -1 is not a whole number of pixels"):
+        analyze_videos(project, [video], destfolder=tmp_path / "out", dynamic=(True, 0.5, -1))
+    assert not (tmp_path / "out").exists()
