@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/bench_dynamic_crop.py [--frames 120] [--maxiters 300] [--batch 1]
                                             [--pcutoff 0.5] [--margins 20 40]
-                                            [--resnet50-repeats 2] [--config CONFIG]
+                                            [--resnet50-repeats 2] [--config CONFIG] [--keep DIR]
 
 Trains the demo's network (a narrow ResNet-18, ``python -m posekit demo``'s
 budget; or reuses ``--config``'s shuffle 1) on the synthetic project
@@ -70,7 +70,10 @@ def add_resnet50(config: pathlib.Path) -> None:
     from posekit.dataset import create_training_dataset
     from posekit.train.trainer import Trainer
 
-    create_training_dataset(config, Shuffles=[2], net_type="resnet_50", seed=0)
+    try:
+        create_training_dataset(config, Shuffles=[2], net_type="resnet_50", seed=0)
+    except FileExistsError:
+        return  # a kept project (--config) has it already
     Trainer(config, shuffle=2, maxiters=1, pretrained=False, batch_size=1, crop_size=(64, 64),
             model_overrides={"net_type": "resnet_50"}).save()
 
@@ -125,6 +128,7 @@ def main() -> None:
     parser.add_argument("--resnet50-repeats", type=int, default=2,
                         help="timed ResNet-50 calls per shape (0: skip ResNet-50)")
     parser.add_argument("--config", type=pathlib.Path, help="a project whose shuffle 1 is already trained")
+    parser.add_argument("--keep", type=pathlib.Path, help="work in this folder and keep it (reuse with --config)")
     args = parser.parse_args()
 
     import numpy as np
@@ -138,7 +142,8 @@ def main() -> None:
     print(f"CPU: {cpu_name()}, {len(os.sched_getaffinity(0))} cores, measured float32 peak "
           f"{measured_peak_gflops():.0f} GFLOP/s; load average {os.getloadavg()[0]:.1f}", flush=True)
     with tempfile.TemporaryDirectory(prefix="posekit-bench-dynamic-") as tmp:
-        work = pathlib.Path(tmp)
+        work = args.keep or pathlib.Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
         config = args.config or train_demo_network(work, args.maxiters)
         video = work / "arena.mp4"
         truth = make_synthetic_video(video, args.frames, WIDTH, HEIGHT, seed=5, animal_scale=1.0)
