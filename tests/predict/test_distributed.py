@@ -181,6 +181,26 @@ def test_verbs_take_a_client(project, video, tmp_path, client, capsys):
     assert drawn == [labeled]
 
 
+def test_client_killed_while_writing_leaves_no_half_written_video(project, video, tmp_path, client, monkeypatch):
+    """A client dying while it writes: no .h5 (the mark of a finished video), no task left running."""
+    import posekit.predict.analyze as analyze
+
+    second = video.with_name("second.mp4")
+    second.write_bytes(video.read_bytes())
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # the client dies here
+
+    monkeypatch.setattr(analyze, "write_poses", killed)
+    with pytest.raises(KeyboardInterrupt):
+        analyze_videos_on_cluster(client, project, [video, second], destfolder=tmp_path, chunk_frames=40)
+    assert not list(tmp_path.glob("*.h5")) and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    assert not any(client.processing().values())  # the other video's tasks were cancelled
+    monkeypatch.undo()
+    result = analyze_videos_on_cluster(client, project, [video, second], destfolder=tmp_path)
+    assert [v.state for v in result.videos] == ["done", "done"]
+
+
 class _KillOnce(distributed.WorkerPlugin):
     """Kills its worker process the first time (across all workers) a posekit analysis task starts."""
 

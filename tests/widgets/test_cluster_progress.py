@@ -34,3 +34,19 @@ def test_widget_shows_each_video_and_the_dashboard():
     assert "href='http://127.0.0.1:8787/status'" in widget.header.value
     assert "1/4 videos done, 1 skipped, 1 failed; 100 frames" in widget.header.value
     assert "frames/s" in widget.header.value
+
+
+def test_cluster_runs_show_the_widget_in_a_notebook(monkeypatch):
+    from posekit.workflow.analysis import _cluster_progress
+
+    monkeypatch.setenv("POSEKIT_WIDGETS", "0")
+    assert _cluster_progress() is None  # scripts: the core's tqdm bar
+    shown = []
+    monkeypatch.setenv("POSEKIT_WIDGETS", "1")
+    monkeypatch.setattr("IPython.display.display", shown.append)
+    progress = _cluster_progress()
+    (widget,) = shown
+    assert isinstance(widget, ClusterProgressWidget) and widget.progress is progress
+    progress.add(Path("/data/a.mp4"), 10)
+    progress.end()
+    assert [bar.description for bar in widget.rows.children] == ["a.mp4"]
