@@ -8,6 +8,7 @@ from typing import Any
 
 from posekit.predict.analyze import AnalysisResult
 from posekit.predict.distributed import DEFAULT_CHUNK_FRAMES, ClusterProgress, analyze_videos_on_cluster
+from posekit.predict.dynamic_crop import parse_dynamic
 from posekit.predict.filter_videos import filterpredictions
 from posekit.predict.time_lapse import TimeLapseAnalysis
 from posekit.project import Project
@@ -105,7 +106,9 @@ def analyze_videos(
     cropping
         ``[x1, x2, y1, y2]``: analyse only this box (coordinates stay in the box).
     dynamic
-        DeepLabCut's dynamic cropping; only ``(False, ...)`` is supported.
+        DeepLabCut's dynamic cropping ``(state, pcutoff, margin)``: with ``state``
+        True only a window around the tracked animal is analysed (see
+        :func:`posekit.predict.analyze.analyze_videos`); not with ``client``.
     modelprefix
         Must be empty.
     in_random_order, TFGPUinference, robust_nframes, allow_growth, use_shelve, use_openvino
@@ -140,13 +143,15 @@ def analyze_videos(
     check_gputouse("analyze_videos", gputouse)
     if modelprefix:
         refuse("analyze_videos", "modelprefix", modelprefix, "posekit has no model prefixes.")
-    if dynamic and dynamic[0]:
-        refuse("analyze_videos", "dynamic", dynamic,
-               "dynamic cropping is not available yet; pass cropping=[x1, x2, y1, y2] to analyse a fixed box.")
+    dynamic_cropping = parse_dynamic(dynamic)
     args = (config, videos, _videotype(videotype, video_extensions), shuffle, trainingsetindex, save_as_csv,
             batchsize, cropping, destfolder, overwrite)
     if client is None:
-        return analyze(*args)
+        return analyze(*args, dynamic=dynamic)
+    if dynamic_cropping is not None:
+        # each Dask task starts a frame range without knowing where the animal was
+        refuse("analyze_videos", "dynamic", dynamic,
+               "dynamic cropping runs in this process only; drop client= or pass dynamic=(False, 0.5, 10).")
     return analyze_videos_on_cluster(client, *args, chunk_frames=chunk_frames, progress=_cluster_progress())
 
 

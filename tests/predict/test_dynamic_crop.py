@@ -225,3 +225,10 @@ def test_analyze_videos_rejects_bad_dynamic_before_loading_anything(project, vid
     with pytest.raises(ValueError, match=r"its margin -1 is not a whole number of pixels"):
         analyze_videos(project, [video], destfolder=tmp_path / "out", dynamic=(True, 0.5, -1))
     assert not (tmp_path / "out").exists()
+
+
+def test_workflow_verb_refuses_dynamic_cropping_on_a_dask_cluster(synthetic_copy):
+    import posekit
+
+    with pytest.raises(ValueError, match=r"dynamic=\(True, 0.5, 10\) is not supported.*drop client="):
+        posekit.analyze_videos(synthetic_copy, [], dynamic=(True, 0.5, 10), client=object())

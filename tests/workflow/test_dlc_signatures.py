@@ -122,8 +122,8 @@ def test_tensorflow_keywords_are_noted_once_and_unusable_ones_refused(synthetic_
         dlc_compat.note_ignored("create_training_dataset", "test", augmenter_type="imgaug")
     with pytest.raises(ValueError, match=r"multianimal=True is not supported.*single-animal"):
         posekit.refine_labels(synthetic_copy, True)
-    with pytest.raises(ValueError, match=r"dynamic=.*not supported.*cropping=\[x1, x2, y1, y2\]"):
-        posekit.analyze_videos(synthetic_copy, [], dynamic=(True, 0.5, 10))
+    with pytest.raises(ValueError, match=r"dynamic must be DeepLabCut's triple.*its pcutoff 2 is not a number"):
+        posekit.analyze_videos(synthetic_copy, [], dynamic=(True, 2, 10))
     with pytest.raises(ValueError, match=r"pcutoff=0.9 .*set `pcutoff` in config.yaml"):
         posekit.plot_trajectories(synthetic_copy, [], pcutoff=0.9)
 
