@@ -5,7 +5,8 @@ Usage::
     python benchmarks/bench_accuracy.py [--dlc-python PATH] [--project CONFIG]
                                         [--checkpoints 250 500 1000 2000] [--batch 8]
                                         [--crop H W] [--budget-minutes M] [--seed 0]
-                                        [--imagenet] [--skip-dlc] [--keep DIR]
+                                        [--imagenet] [--skip-dlc | --skip-posekit]
+                                        [--reuse EARLIER.json] [--keep DIR]
 
 ``PATH`` is a Python interpreter with DeepLabCut 3.0.2 (PyTorch engine), for
 example a virtual environment made with::
@@ -41,6 +42,12 @@ excludes those saves). ``--budget-minutes`` stops a tool's training at the
 first checkpoint reached after that many minutes. Each tool runs in its own
 process (peak RSS is its own). Prints one table and one JSON line; figures
 only, no assertions.
+
+``--reuse FILE`` takes the results of a tool that this run skips
+(``--skip-dlc`` or ``--skip-posekit``) from an earlier run's JSON line in
+``FILE``, after checking that it had the same project, split, seed, batch,
+crop request, initialisation request and checkpoints: a recipe change on one
+side can then be measured without training the other again.
 """
 
 from __future__ import annotations
@@ -63,7 +70,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 REACHING = pathlib.Path(os.environ.get("POSEKIT_REACHING_DIR",
                                        HERE.parent.parent / "shared" / "data" / "Reaching-Mackenzie-2018-08-30"))
 #: posekit's pose_cfg keys of its optimiser and learning-rate schedule.
-SCHEDULE_KEYS = ("optimizer", "multi_step", "locref_loss_weight", "pos_dist_thresh")
+SCHEDULE_KEYS = ("optimizer", "weight_decay", "multi_step", "locref_loss_weight", "pos_dist_thresh", "pos_dist_scaled")
 
 
 def _peak_rss_mb() -> float:
@@ -183,6 +190,35 @@ def copy_project(source_config: pathlib.Path, dest: pathlib.Path) -> str:
     return str(dest / "config.yaml")
 
 
+SETTINGS = ("project", "batch", "seed", "crop", "imagenet", "checkpoints", "split")
+
+
+def read_earlier(path: pathlib.Path, parser: argparse.ArgumentParser) -> dict:
+    """The last accuracy JSON line in ``path`` (an earlier run's output)."""
+    if not path.is_file():
+        parser.error(f"--reuse {path}: no such file")
+    lines = [line for line in path.read_text().splitlines() if line.startswith('{"benchmark": "accuracy"')]
+    if not lines:
+        parser.error(f"--reuse {path}: no line starting with {{\"benchmark\": \"accuracy\" (this script's output)")
+    return json.loads(lines[-1])
+
+
+def reused_results(earlier: dict | None, settings: dict, skipped: list[str]) -> dict:
+    """Skipped tools' results from ``earlier``, refused unless it ran with the same ``settings``."""
+    if earlier is None:
+        return {}
+    differ = [key for key in SETTINGS if earlier.get(key) != settings[key]]
+    if differ:
+        shown = [f"{k}: {earlier.get(k)!r} then, {settings[k]!r} now" for k in differ if k != "split"]
+        raise SystemExit(f"--reuse: the earlier run differs in {differ}: " + "; ".join(shown))
+    missing = [tool for tool in skipped if tool not in earlier["results"]]
+    if missing:
+        raise SystemExit(f"--reuse: the earlier run has no results for {missing}")
+    for tool in skipped:
+        print(f"{tool}: results reused from the earlier run (same settings)", flush=True)
+    return {tool: earlier["results"][tool] for tool in skipped}
+
+
 def _fmt(x: float | None) -> str:
     return f"{x:.2f}" if x is not None and x == x else "-"
 
@@ -210,6 +246,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dlc-python", help="a Python interpreter with deeplabcut 3.0.2 installed")
     parser.add_argument("--skip-dlc", action="store_true", help="run posekit only")
+    parser.add_argument("--skip-posekit", action="store_true", help="run DeepLabCut only")
+    parser.add_argument("--reuse", type=pathlib.Path,
+                        help="a file holding an earlier run's JSON line: skipped tools' results come from it "
+                             "when its settings are the same")
     parser.add_argument("--project", type=pathlib.Path, default=REACHING / "config.yaml",
                         help="config.yaml of the project (default: the Reaching example)")
     parser.add_argument("--checkpoints", type=int, nargs="+", default=[250, 500, 1000, 2000])
@@ -231,6 +271,9 @@ def main() -> None:
         return
     if not (args.skip_dlc or args.dlc_python):
         parser.error("--dlc-python is required (a Python with deeplabcut 3.0.2, see the docstring), or --skip-dlc")
+    if args.skip_dlc and args.skip_posekit:
+        parser.error("--skip-dlc and --skip-posekit together leave nothing to run")
+    earlier = read_earlier(args.reuse, parser) if args.reuse else None
     if not args.project.is_file():
         parser.error(f"no project config at {args.project}; give one with --project")
     checkpoints = sorted(set(args.checkpoints))
@@ -240,8 +283,9 @@ def main() -> None:
         work.mkdir(parents=True, exist_ok=True)
         print(f"working in {work}; {cpu_name()}, {os.cpu_count()} cores; "
               f"load average {os.getloadavg()[0]:.1f}", flush=True)
+        order = [tool for tool, skip in (("posekit", args.skip_posekit), ("deeplabcut", args.skip_dlc)) if not skip]
         configs = {tool: copy_project(args.project, work / tool / args.project.parent.name)
-                   for tool in ("posekit", *(() if args.skip_dlc else ("deeplabcut",)))}
+                   for tool in ("posekit", *order)}  # posekit's copy also draws the split
         me = [sys.executable, __file__, "--child"]
         split = _run([*me, "split", json.dumps({"config": configs["posekit"], "seed": args.seed})])
         (work / "split.json").write_text(json.dumps(split, indent=1))
@@ -249,11 +293,13 @@ def main() -> None:
               f"of {split['n_images']}; written to {work / 'split.json'}", flush=True)
         spec = {"checkpoints": checkpoints, "batch": args.batch, "crop": args.crop, "seed": args.seed,
                 "imagenet": args.imagenet, "budget_s": args.budget_minutes * 60}
-        results = {}
-        order = ["posekit", *(() if args.skip_dlc else ("deeplabcut",))]
+        settings = {"project": str(args.project), "batch": args.batch, "seed": args.seed, "crop": args.crop,
+                    "imagenet": args.imagenet, "checkpoints": checkpoints,
+                    "split": {"train": split["train"], "test": split["test"]}}
+        results = reused_results(earlier, settings, skipped=[t for t in ("posekit", "deeplabcut") if t not in order])
         if args.imagenet:  # ImageNet weights only when every tool has its file cached: else both random
             cached = {"posekit": _run([*me, "imagenet-cached", "{}"])["cached"]}
-            if not args.skip_dlc:
+            if "deeplabcut" in order:
                 cached["deeplabcut"] = _run([args.dlc_python, str(HERE / "deeplabcut_accuracy_child.py"),
                                              "imagenet-cached"], prefix="RESULT ")["cached"]
             spec["imagenet"] = all(cached.values())
@@ -267,15 +313,15 @@ def main() -> None:
                 results[tool] = _run([args.dlc_python, str(HERE / "deeplabcut_accuracy_child.py"), "train",
                                       json.dumps({**spec, "config": configs[tool], "split": split})],
                                      prefix="RESULT ")
+        results = {tool: results[tool] for tool in ("posekit", "deeplabcut") if tool in results}
         print(f"\nResNet-50, batch {args.batch}, same split; load average at the end {os.getloadavg()[0]:.1f}")
         for tool, r in results.items():
             print(f"{tool}: init {r['init']}, crop {r['crop']}, p-cutoff {r['pcutoff']}, "
                   f"recipe (augmentation, optimiser, schedule) {json.dumps(r['recipe'])}")
         print()
         print_table(results)
-        print(json.dumps(strict_json({"benchmark": "accuracy", "project": str(args.project), "cpu": cpu_name(),
-                          "cores": os.cpu_count(), "batch": args.batch, "seed": args.seed,
-                          "split": {"train": split["train"], "test": split["test"]}, "results": results})))
+        print(json.dumps(strict_json({"benchmark": "accuracy", **settings, "cpu": cpu_name(),
+                                      "cores": os.cpu_count(), "results": results})))
 
 
 if __name__ == "__main__":

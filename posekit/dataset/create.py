@@ -211,8 +211,11 @@ def create_training_dataset(
         Replace an existing shuffle (its split and configs). Without it an
         existing shuffle is an error, so trained models never lose their split.
     pose_cfg_overrides
-        Keys to set in ``train/pose_cfg.yaml`` (e.g. ``{"optimizer": "adam",
-        "multi_step": [[0.001, 5000]], "batch_size": 8}``).
+        Keys to set in ``train/pose_cfg.yaml`` (e.g. ``{"optimizer": "sgd",
+        "multi_step": [[0.005, 10000]], "batch_size": 1}``, DeepLabCut 2's
+        recipe). By default the optimiser is DeepLabCut 3's: AdamW at 5e-4,
+        batches of 8, the rate dropped to 1e-4 after 90 epochs and 1e-5 after
+        120, 200 epochs in all (``multi_step`` counts iterations).
 
     Returns
     -------
@@ -262,6 +265,7 @@ def create_training_dataset(
             dataset=h5.relative_to(project.root).as_posix(),
             metadataset=split_file.relative_to(project.root).as_posix(),
             project_path=str(project.root),
+            n_train=len(split.train_indices),
             augmenter=project.cfg.get("default_augmenter") or "default",
             **(pose_cfg_overrides or {}),
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,7 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "pairwise_huber_loss": False,
     "pairwise_predict": False,
     "partaffinityfield_predict": False,
+    "pos_dist_scaled": True,
     "pos_dist_thresh": 17,
     "rotation": 25,
     "rotratio": 0.4,
@@ -58,6 +60,46 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "stride": 8.0,
     "weigh_only_present_joints": False,
 }
+
+#: What a new shuffle takes from DeepLabCut 3's PyTorch recipe for ResNets:
+#: AdamW in batches of 8, and a positive disk of ``pos_dist_thresh`` crop
+#: pixels whatever the augmentation's scale (``pos_dist_scaled: false``;
+#: DeepLabCut 2 shrank it with the scale). Files without these keys (DeepLabCut
+#: 2.x) keep :data:`TRAIN_DEFAULTS`' SGD recipe and scaled disk. From random
+#: initialisation DeepLabCut 2's recipe had barely started learning after 100
+#: steps of 8 images where DeepLabCut 3's had (``benchmarks/bench_accuracy.py``,
+#: README "Accuracy").
+RECIPE: dict[str, Any] = {"optimizer": "adamw", "weight_decay": 0.01, "batch_size": 8, "pos_dist_scaled": False}
+
+#: DeepLabCut 3's learning rates by epoch: 5e-4, then 1e-4 after 90 epochs and
+#: 1e-5 after 120, for 200 epochs (``lr_list`` / ``milestones`` / ``epochs``).
+RECIPE_EPOCHS: tuple[tuple[float, int], ...] = ((5e-4, 90), (1e-4, 120), (1e-5, 200))
+
+
+def epoch_schedule(n_train: int, batch_size: int,
+                   epochs: tuple[tuple[float, int], ...] = RECIPE_EPOCHS) -> list[list[float | int]]:
+    """A ``multi_step`` schedule in iterations from one given in epochs.
+
+    Parameters
+    ----------
+    n_train
+        Training images of the shuffle.
+    batch_size
+        Images per iteration; an epoch is ``ceil(n_train / batch_size)``
+        iterations (the last batch of an epoch may be short, as in DeepLabCut 3).
+    epochs
+        ``(learning rate, until epoch)`` pairs.
+
+    Returns
+    -------
+    list
+        ``[[lr, until_iteration], ...]``.
+    """
+    if n_train < 1 or batch_size < 1:
+        raise ValueError(f"need at least one training image and a batch of one (got {n_train}, {batch_size}).")
+    per_epoch = math.ceil(n_train / batch_size)
+    return [[lr, until * per_epoch] for lr, until in epochs]
+
 
 #: Keys DeepLabCut copies into ``test/pose_cfg.yaml``.
 TEST_KEYS = (
@@ -82,10 +124,15 @@ def make_pose_cfgs(
     dataset: str,
     metadataset: str,
     project_path: str,
+    n_train: int,
     augmenter: str = "imgaug",
     **overrides: Any,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Build the train and test ``pose_cfg`` mappings of one shuffle.
+
+    The optimiser is DeepLabCut 3's (:data:`RECIPE`, and ``multi_step`` from
+    :data:`RECIPE_EPOCHS` for ``n_train`` images in the configured batch);
+    every other key is DeepLabCut 2.3's template (:data:`TRAIN_DEFAULTS`).
 
     Parameters
     ----------
@@ -97,17 +144,20 @@ def make_pose_cfgs(
         Paths (relative to the project) of the merged labels and the split file.
     project_path
         The project folder.
+    n_train
+        Training images of the shuffle (sizes the epoch-based schedule).
     augmenter
         ``dataset_type`` (config ``default_augmenter``; ``default`` means ``imgaug``).
     **overrides
-        Any key to set in the train config (e.g. ``batch_size=4``).
+        Any key to set in the train config (e.g. ``batch_size=4``; the
+        schedule then follows that batch size unless ``multi_step`` is given).
 
     Returns
     -------
     (dict, dict)
         The train and the test configuration.
     """
-    train = dict(TRAIN_DEFAULTS)
+    train = {**TRAIN_DEFAULTS, **RECIPE}
     train.update(
         all_joints=[[j] for j in range(len(bodyparts))],
         all_joints_names=list(bodyparts),
@@ -119,6 +169,8 @@ def make_pose_cfgs(
         dataset_type="imgaug" if augmenter == "default" else augmenter,
     )
     train.update(overrides)
+    if "multi_step" not in overrides:
+        train["multi_step"] = epoch_schedule(n_train, int(train["batch_size"]))
     test = {k: train[k] for k in TEST_KEYS}
     test["scoremap_dir"] = "test"
     return train, test

@@ -130,3 +130,41 @@ def make_targets(
         "locref_targets": locref.reshape(flat),
         "locref_mask": mask.astype(jnp.float32).reshape(flat),
     }
+
+
+def training_targets(
+    keypoints: jax.Array,
+    visible: jax.Array,
+    scale: jax.Array,
+    map_shape: tuple[int, int],
+    stride: float,
+    pose_cfg: dict,
+) -> dict[str, jax.Array]:
+    """:func:`make_targets` of an augmented batch, with a pose config's settings.
+
+    Parameters
+    ----------
+    keypoints, visible
+        ``(B, J, 2)`` crop positions and ``(B, J)`` visibility.
+    scale
+        ``(B,)`` scale factor the augmentation applied to each image.
+    map_shape, stride
+        Output map shape and its stride in crop pixels.
+    pose_cfg
+        ``pos_dist_thresh``, ``locref_stdev``, ``weigh_only_present_joints``
+        and ``pos_dist_scaled``: whether the positive disk shrinks with the
+        image's scale (DeepLabCut 2, the default for files without the key)
+        or keeps ``pos_dist_thresh`` crop pixels (DeepLabCut 3).
+
+    Returns
+    -------
+    dict
+        As :func:`make_targets`.
+    """
+    return make_targets(
+        keypoints, map_shape, visible=visible, stride=stride,
+        pos_dist_thresh=float(pose_cfg["pos_dist_thresh"]),
+        scale=scale if bool(pose_cfg.get("pos_dist_scaled", True)) else 1.0,
+        locref_stdev=float(pose_cfg["locref_stdev"]),
+        weigh_only_present_joints=bool(pose_cfg.get("weigh_only_present_joints", False)),
+    )

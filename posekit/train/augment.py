@@ -25,7 +25,7 @@ class AugmentConfig:
     Attributes mirror pose_cfg keys: ``global_scale``, ``scale_jitter_lo/up``,
     ``rotation`` (degrees), ``rotratio`` (probability of rotating), ``mirror``,
     ``cropratio`` (probability of centring the crop near a random labelled part
-    rather than on the image centre). ``crop_size`` is the (height, width) every
+    rather than anywhere inside the image). ``crop_size`` is the (height, width) every
     augmented image has. ``mirror_perm`` maps each body part to its mirror twin.
     """
 
@@ -130,7 +130,7 @@ def augment_one(
     visible : (J,) bool, also False where a part left the crop
     scale : scalar, the image's scale factor (sizes DLC's positive disk)
     """
-    keys = jax.random.split(rng, 10)
+    keys = jax.random.split(rng, 11)
     out_h, out_w = cfg.crop_size
     h, w = size[0].astype(jnp.float32), size[1].astype(jnp.float32)
     scale = cfg.global_scale * jax.random.uniform(
@@ -151,14 +151,19 @@ def augment_one(
     kx = jnp.where(flip, w - 1.0 - keypoints[:, 0], keypoints[:, 0])
     pts = jnp.stack([kx, keypoints[:, 1]], axis=-1)
 
-    # crop centre: near a random labelled part (prob cropratio) or the image centre
+    # crop centre: near a random labelled part (prob cropratio), else anywhere that keeps the crop
+    # inside the image (its centre when the crop is larger); always the centre would never show a
+    # small crop the image's edges
     probs = visible.astype(jnp.float32)
     has_any = probs.sum() > 0
     part = jax.random.choice(keys[4], pts.shape[0],
                              p=jnp.where(has_any, probs / jnp.maximum(probs.sum(), 1), 1.0 / pts.shape[0]))
-    jitter = jax.random.uniform(keys[5], (2,), minval=-0.25, maxval=0.25) * jnp.array([out_w, out_h]) / scale
+    reach = jnp.array([out_w, out_h]) / scale  # the crop's size in source pixels
+    jitter = jax.random.uniform(keys[5], (2,), minval=-0.25, maxval=0.25) * reach
     near_part = has_any & (jax.random.uniform(keys[6]) < cfg.cropratio)
-    centre = jnp.where(near_part, pts[part] + jitter, jnp.array([w, h]) / 2.0 - 0.5)
+    slack = jnp.maximum(jnp.array([w, h]) - reach, 0.0)
+    anywhere = jnp.array([w, h]) / 2.0 - 0.5 + slack * jax.random.uniform(keys[10], (2,), minval=-0.5, maxval=0.5)
+    centre = jnp.where(near_part, pts[part] + jitter, anywhere)
 
     cos, sin = jnp.cos(angle), jnp.sin(angle)
     # forward: out = scale * R (src - centre) + out_centre

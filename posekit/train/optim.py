@@ -7,7 +7,7 @@ from itertools import pairwise
 
 import optax
 
-OPTIMIZERS = ("sgd", "adam")
+OPTIMIZERS = ("sgd", "adam", "adamw")
 
 
 def multi_step_schedule(multi_step: Sequence[Sequence[float]]) -> optax.Schedule:
@@ -28,7 +28,12 @@ def multi_step_schedule(multi_step: Sequence[Sequence[float]]) -> optax.Schedule
 
 
 def make_optimizer(pose_cfg: dict) -> tuple[optax.GradientTransformation, optax.Schedule]:
-    """The optax optimizer of a pose config: SGD + momentum 0.9 (DLC) or Adam.
+    """The optax optimizer of a pose config and its learning-rate schedule.
+
+    ``optimizer``: ``sgd`` (momentum 0.9, DeepLabCut 2.x's TensorFlow default),
+    ``adam``, or ``adamw`` (DeepLabCut 3's PyTorch default: decoupled weight
+    decay ``weight_decay``, default 0.01 as in ``torch.optim.AdamW``, applied
+    to every parameter as PyTorch does when given all of them).
 
     Returns the transformation and its schedule (to log the learning rate).
     """
@@ -38,4 +43,6 @@ def make_optimizer(pose_cfg: dict) -> tuple[optax.GradientTransformation, optax.
         return optax.sgd(schedule, momentum=0.9), schedule
     if name == "adam":
         return optax.adam(schedule), schedule
+    if name == "adamw":
+        return optax.adamw(schedule, weight_decay=float(pose_cfg.get("weight_decay", 0.01))), schedule
     raise ValueError(f"pose_cfg optimizer={name!r} is not known; use one of {OPTIMIZERS}.")

@@ -11,7 +11,7 @@ from flax.training import train_state
 
 from posekit.model.loss import loss_counts, pose_loss
 from posekit.model.pose_net import PoseNet, output_map_shape
-from posekit.model.targets import make_targets
+from posekit.model.targets import training_targets
 from posekit.train.augment import AugmentConfig, augment_batch
 
 
@@ -57,12 +57,6 @@ def make_train_step(
     batch norm differs, normalising each slice by its own statistics.
     """
     map_shape = output_map_shape(*aug.crop_size, model.output_stride)
-    target_kwargs = {
-        "stride": model.stride,
-        "pos_dist_thresh": float(pose_cfg["pos_dist_thresh"]),
-        "locref_stdev": float(pose_cfg["locref_stdev"]),
-        "weigh_only_present_joints": bool(pose_cfg.get("weigh_only_present_joints", False)),
-    }
     loss_kwargs = {
         "locref_loss_weight": float(pose_cfg["locref_loss_weight"]),
         "locref_huber_loss": bool(pose_cfg["locref_huber_loss"]),
@@ -99,7 +93,7 @@ def make_train_step(
     def step(state: TrainState, images, sizes, keypoints, visible):
         rng, aug_rng = jax.random.split(state.rng)
         crops, points, vis, scale = augment_batch(aug_rng, images, sizes, keypoints, visible, aug)
-        targets = make_targets(points, map_shape, visible=vis, scale=scale, **target_kwargs)
+        targets = training_targets(points, vis, scale, map_shape, model.stride, pose_cfg)
         if micro_batches > 1:
             parts, stats, grads = accumulate(state.params, state.batch_stats, crops, targets)
         else:

@@ -30,7 +30,9 @@ def test_reaching_layout_and_split(reaching_project):
     test = yaml.safe_load((model / "test" / "pose_cfg.yaml").read_text())
     assert train["all_joints_names"] == ["Hand", "Finger1", "Tongue", "Joystick1", "Joystick2"]
     assert train["num_joints"] == 5 and train["all_joints"] == [[0], [1], [2], [3], [4]]
-    assert train["net_type"] == "resnet_50" and train["multi_step"][0] == [0.005, 10000]
+    assert train["net_type"] == "resnet_50" and train["optimizer"] == "adamw" and train["batch_size"] == 8
+    per_epoch = -(-len(split.train_indices) // 8)  # DeepLabCut 3's epochs of 8 images, in iterations
+    assert train["multi_step"] == [[5e-4, 90 * per_epoch], [1e-4, 120 * per_epoch], [1e-5, 200 * per_epoch]]
     assert train["global_scale"] == 0.8 and train["pos_dist_thresh"] == 17
     assert train["dataset"] == ("training-datasets/iteration-0/UnaugmentedDataSet_ReachingAug30/"
                                 "CollectedData_Mackenzie.h5")
@@ -82,6 +84,19 @@ def test_custom_indices(reaching_project):
         create_training_dataset(reaching_project, trainIndices=[[0]], testIndices=[[0]], overwrite=True)
     with pytest.raises(ValueError, match=r"outside 0\.\."):
         create_training_dataset(reaching_project, trainIndices=[[0, 999]], testIndices=[[1]], overwrite=True)
+
+
+def test_recipe_follows_the_batch_size_unless_a_schedule_is_given(reaching_project):
+    report = create_training_dataset(reaching_project, trainIndices=[list(range(40))], testIndices=[[40, 41]],
+                                     pose_cfg_overrides={"batch_size": 16})
+    model = Project.open(reaching_project).model_dir(report.splits[0].fraction, 1)
+    train = yaml.safe_load((model / "train" / "pose_cfg.yaml").read_text())
+    assert train["batch_size"] == 16 and train["multi_step"] == [[5e-4, 270], [1e-4, 360], [1e-5, 600]]
+    sgd = {"optimizer": "sgd", "multi_step": [[0.005, 10000]], "batch_size": 1}  # DeepLabCut 2's recipe
+    create_training_dataset(reaching_project, trainIndices=[list(range(40))], testIndices=[[40, 41]],
+                            pose_cfg_overrides=sgd, overwrite=True)
+    train = yaml.safe_load((model / "train" / "pose_cfg.yaml").read_text())
+    assert {key: train[key] for key in sgd} == sgd
 
 
 def test_missing_and_unlabeled_frames_reported(reaching_project):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from posekit.model.targets import make_targets
+from posekit.model.targets import make_targets, training_targets
 
 
 def dlc_targets(joints, num_joints, size, scale, stride=8.0, pos_dist_thresh=17,
@@ -125,3 +126,17 @@ def test_weigh_only_present_joints(batch):
 def test_bad_keypoint_shape():
     with pytest.raises(ValueError, match=r"\(B, J, 2\)"):
         make_targets(np.zeros((4, 2)), (8, 8))
+
+
+def test_training_targets_disk_follows_the_scale_only_in_deeplabcut2_configs():
+    kp = jnp.array([[[100.0, 100.0]]])
+    vis = jnp.ones((1, 1), bool)
+    cfg = {"pos_dist_thresh": 17, "locref_stdev": 7.2801}
+    # DeepLabCut 2 (files without the key): radius 17 * 0.5; DeepLabCut 3: 17 crop pixels whatever the scale
+    dlc2 = training_targets(kp, vis, jnp.array([0.5]), (32, 32), 8.0, cfg)
+    dlc3 = training_targets(kp, vis, jnp.array([0.5]), (32, 32), 8.0, {**cfg, "pos_dist_scaled": False})
+    unscaled = make_targets(kp, (32, 32), pos_dist_thresh=17.0)
+    half = make_targets(kp, (32, 32), pos_dist_thresh=8.5)
+    assert int(dlc3["part_score_targets"].sum()) == int(unscaled["part_score_targets"].sum())
+    assert int(dlc2["part_score_targets"].sum()) == int(half["part_score_targets"].sum())
+    assert int(dlc2["part_score_targets"].sum()) < int(dlc3["part_score_targets"].sum())

@@ -69,3 +69,19 @@ def test_invisible_stays_invisible_and_photometric_bounds():
                                 np.array([[True, False, True]]), cfg)
     assert not bool(vis[0, 1])
     assert float(out.min()) >= 0 and float(out.max()) <= 255
+
+
+def test_crops_away_from_parts_cover_the_image_and_stay_inside():
+    """A crop not centred on a part lands anywhere inside the image, not always on its centre."""
+    h, w = 240, 320
+    rows, cols = np.mgrid[0:h, 0:w]
+    img = np.stack([rows % 256, cols % 256, np.full((h, w), 200)], -1).astype(np.uint8)
+    images, sizes = pad_images([img] * 16)
+    kp = np.zeros((16, 1, 2), np.float32)
+    vis = np.zeros((16, 1), bool)
+    cfg = AugmentConfig(crop_size=(64, 64), global_scale=1.0, scale_jitter_lo=1.0, scale_jitter_up=1.0,
+                        rotation=0, rotratio=0, brightness=0, contrast=0, blur_prob=0, cropratio=0.0)
+    out = np.asarray(jax.jit(augment_batch, static_argnums=5)(jax.random.PRNGKey(0), images, sizes, kp, vis, cfg)[0])
+    assert out[..., 2].min() > 150  # no padding: every crop lies inside the image
+    tops, lefts = out[:, 0, 0, 0], out[:, 0, 0, 1]  # source row and column of each crop's corner
+    assert np.ptp(tops) > 60 and np.ptp(lefts) > 100

@@ -30,6 +30,11 @@ def test_optimizer_choice():
     tx, _ = make_optimizer({**cfg, "optimizer": "sgd"})
     updates, _ = tx.update(grads, tx.init(params), params)
     np.testing.assert_allclose(updates["w"], [-0.2, 0.05], rtol=1e-6)  # SGD: -lr * grad
+    params = {"w": jnp.array([1.0, -2.0])}
+    tx, _ = make_optimizer({**cfg, "optimizer": "adamw", "weight_decay": 0.5})
+    updates, _ = tx.update(grads, tx.init(params), params)
+    # decoupled weight decay as torch.optim.AdamW: -lr * (sign(grad) + decay * w) on the first step
+    np.testing.assert_allclose(updates["w"], [-0.1 - 0.05, 0.1 + 0.1], rtol=1e-3)
     with pytest.raises(ValueError, match="optimizer='rmsprop'"):
         make_optimizer({**cfg, "optimizer": "rmsprop"})
 
