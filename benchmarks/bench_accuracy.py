@@ -6,7 +6,7 @@ Usage::
                                         [--checkpoints 250 500 1000 2000] [--batch 8]
                                         [--crop H W] [--budget-minutes M] [--seed 0]
                                         [--imagenet] [--skip-dlc | --skip-posekit]
-                                        [--reuse EARLIER.json] [--keep DIR]
+                                        [--reuse EARLIER.log ...] [--keep DIR]
 
 ``PATH`` is a Python interpreter with DeepLabCut 3.0.2 (PyTorch engine), for
 example a virtual environment made with::
@@ -43,11 +43,12 @@ first checkpoint reached after that many minutes. Each tool runs in its own
 process (peak RSS is its own). Prints one table and one JSON line; figures
 only, no assertions.
 
-``--reuse FILE`` takes the results of a tool that this run skips
-(``--skip-dlc`` or ``--skip-posekit``) from an earlier run's JSON line in
-``FILE``, after checking that it had the same project, split, seed, batch,
-crop request, initialisation request and checkpoints: a recipe change on one
-side can then be measured without training the other again.
+``--reuse FILE ...`` takes the results of each tool that this run skips
+(``--skip-dlc``, ``--skip-posekit``, or both) from earlier runs' JSON lines
+in those files, after checking that they had the same project, split, seed,
+batch, crop request, initialisation request and checkpoints: a recipe change
+on one side can then be measured without training the other again, and two
+runs made side by side (one tool each) print one table.
 """
 
 from __future__ import annotations
@@ -203,20 +204,22 @@ def read_earlier(path: pathlib.Path, parser: argparse.ArgumentParser) -> dict:
     return json.loads(lines[-1])
 
 
-def reused_results(earlier: dict | None, settings: dict, skipped: list[str]) -> dict:
-    """Skipped tools' results from ``earlier``, refused unless it ran with the same ``settings``."""
-    if earlier is None:
+def reused_results(earlier: list[dict], settings: dict, skipped: list[str]) -> dict:
+    """Skipped tools' results from ``earlier`` runs, refused unless they ran with the same ``settings``."""
+    if not earlier:
         return {}
-    differ = [key for key in SETTINGS if earlier.get(key) != settings[key]]
-    if differ:
-        shown = [f"{k}: {earlier.get(k)!r} then, {settings[k]!r} now" for k in differ if k != "split"]
-        raise SystemExit(f"--reuse: the earlier run differs in {differ}: " + "; ".join(shown))
-    missing = [tool for tool in skipped if tool not in earlier["results"]]
+    for run in earlier:
+        differ = [key for key in SETTINGS if run.get(key) != settings[key]]
+        if differ:
+            shown = [f"{k}: {run.get(k)!r} then, {settings[k]!r} now" for k in differ if k != "split"]
+            raise SystemExit(f"--reuse: an earlier run differs in {differ}: " + "; ".join(shown))
+    found = {tool: run["results"][tool] for run in earlier for tool in skipped if tool in run["results"]}
+    missing = [tool for tool in skipped if tool not in found]
     if missing:
-        raise SystemExit(f"--reuse: the earlier run has no results for {missing}")
+        raise SystemExit(f"--reuse: no earlier run has results for {missing}")
     for tool in skipped:
-        print(f"{tool}: results reused from the earlier run (same settings)", flush=True)
-    return {tool: earlier["results"][tool] for tool in skipped}
+        print(f"{tool}: results reused from an earlier run (same settings)", flush=True)
+    return found
 
 
 def _fmt(x: float | None) -> str:
@@ -247,9 +250,9 @@ def main() -> None:
     parser.add_argument("--dlc-python", help="a Python interpreter with deeplabcut 3.0.2 installed")
     parser.add_argument("--skip-dlc", action="store_true", help="run posekit only")
     parser.add_argument("--skip-posekit", action="store_true", help="run DeepLabCut only")
-    parser.add_argument("--reuse", type=pathlib.Path,
-                        help="a file holding an earlier run's JSON line: skipped tools' results come from it "
-                             "when its settings are the same")
+    parser.add_argument("--reuse", type=pathlib.Path, nargs="+", default=[],
+                        help="files holding earlier runs' output: skipped tools' results come from them "
+                             "when their settings are the same")
     parser.add_argument("--project", type=pathlib.Path, default=REACHING / "config.yaml",
                         help="config.yaml of the project (default: the Reaching example)")
     parser.add_argument("--checkpoints", type=int, nargs="+", default=[250, 500, 1000, 2000])
@@ -271,9 +274,9 @@ def main() -> None:
         return
     if not (args.skip_dlc or args.dlc_python):
         parser.error("--dlc-python is required (a Python with deeplabcut 3.0.2, see the docstring), or --skip-dlc")
-    if args.skip_dlc and args.skip_posekit:
-        parser.error("--skip-dlc and --skip-posekit together leave nothing to run")
-    earlier = read_earlier(args.reuse, parser) if args.reuse else None
+    if args.skip_dlc and args.skip_posekit and not args.reuse:
+        parser.error("--skip-dlc and --skip-posekit together need --reuse (they leave nothing to run)")
+    earlier = [read_earlier(path, parser) for path in args.reuse]
     if not args.project.is_file():
         parser.error(f"no project config at {args.project}; give one with --project")
     checkpoints = sorted(set(args.checkpoints))
@@ -285,7 +288,7 @@ def main() -> None:
               f"load average {os.getloadavg()[0]:.1f}", flush=True)
         order = [tool for tool, skip in (("posekit", args.skip_posekit), ("deeplabcut", args.skip_dlc)) if not skip]
         configs = {tool: copy_project(args.project, work / tool / args.project.parent.name)
-                   for tool in ("posekit", *order)}  # posekit's copy also draws the split
+                   for tool in dict.fromkeys(("posekit", *order))}  # posekit's copy also draws the split
         me = [sys.executable, __file__, "--child"]
         split = _run([*me, "split", json.dumps({"config": configs["posekit"], "seed": args.seed})])
         (work / "split.json").write_text(json.dumps(split, indent=1))
