@@ -15,9 +15,9 @@ The rules, and where they differ from DeepLabCut 2's ``GetPoseDynamic``:
 * **Window.** The bounding box of the confident body parts, grown by
   ``margin`` pixels on each side (DeepLabCut takes every part, confident or
   not: one wild low-likelihood guess then makes the window as large as the
-  frame). Its width and height are rounded up to one of a few fixed sizes
-  (:data:`BUCKETS`), so the network meets only a handful of input shapes and
-  compiles once per shape, not once per frame. The window's corner sits on the
+  frame). The window is a square whose side is the box's longer side rounded
+  up to one of a few fixed sizes (:data:`BUCKETS`), so the network meets only
+  a handful of input shapes and compiles once per shape, not once per frame. The window's corner sits on the
   backbone's downsampling grid (a multiple of the output stride), so the
   network computes on the same pixel grid as on the full frame and the
   predictions agree with full-frame ones up to the effects of the window's
@@ -30,6 +30,13 @@ The rules, and where they differ from DeepLabCut 2's ``GetPoseDynamic``:
 * **Lost.** A cropped frame that is no longer tracked is analysed again on
   the full frame (as DeepLabCut does), and the next batch starts from the full
   frame.
+
+How close to full-frame predictions: inside a window the network sees zero
+padding where the full frame has the animal's surroundings, and a ResNet looks
+far around each pixel, so a small ``margin`` (DeepLabCut's default is 10) is
+fast but moves predictions by pixels; a margin of the order of the network's
+effective receptive field makes them agree. ``benchmarks/bench_dynamic_crop.py``
+measures both on a 1280x1024 arena.
 """
 
 from __future__ import annotations
@@ -194,10 +201,8 @@ def _bucket(extent: int, previous: int | None) -> int | None:
     return BUCKETS[index]
 
 
-def _axis(lo: int, hi: int, full: int, align: int, previous: int | None) -> tuple[int, int]:
-    """(start, size) along one axis covering ``[lo, hi)``, start on the ``align`` grid where possible."""
-    # ``align`` of slack: flooring ``lo`` to the grid moves the start back by up to ``align - 1``.
-    size = _bucket(hi - lo + align, previous)
+def _axis(lo: int, full: int, align: int, size: int | None) -> tuple[int, int]:
+    """(start, size) of a window of ``size`` from ``lo`` along one axis, start on the ``align`` grid if it fits."""
     if size is None or size >= full:
         return 0, full
     start = min(lo // align * align, full - size)
@@ -224,11 +229,18 @@ def crop_window(box: tuple[int, int, int, int], frame_size: tuple[int, int], ali
     Returns
     -------
     Window or None
+        Square (``size`` x ``size``, one bucket for the box's longer side)
+        unless an axis is shorter than that: it is then whole. Square, because
+        a turning animal's box changes its aspect all the time, and with a
+        bucket per axis the network would meet many more shapes (each one a
+        compilation with JAX).
     """
     height, width = frame_size
     x1, y1, x2, y2 = box
-    x, w = _axis(x1, x2, width, align, previous.width if previous else None)
-    y, h = _axis(y1, y2, height, align, previous.height if previous else None)
+    # ``align`` of slack: flooring the start to the grid moves it back by up to ``align - 1``.
+    size = _bucket(max(x2 - x1, y2 - y1) + align, max(previous.width, previous.height) if previous else None)
+    x, w = _axis(x1, width, align, size)
+    y, h = _axis(y1, height, align, size)
     if w == width and h == height:
         return None
     return Window(x, y, w, h)

@@ -64,6 +64,7 @@ def test_window_sizes_come_from_the_buckets_and_corners_sit_on_the_grid():
         if w is None:
             continue
         assert w.width in (*BUCKETS, 1280) and w.height in (*BUCKETS, 1024)
+        assert w.width == w.height or 1024 in (w.width, w.height)
         assert w.x % 16 == 0 and w.y % 16 == 0  # 1280 and 1024 are multiples of 16
         assert w.x <= x1 and x2 <= w.x + w.width <= 1280
         assert w.y <= y1 and y2 <= w.y + w.height <= 1024
@@ -74,10 +75,10 @@ def test_window_at_the_frame_edge_stays_inside_and_big_boxes_mean_full_frame():
     window = crop_window((950, 10, 1000, 40), (600, 1000), align=16)
     assert window.x + window.width == 1000 and window.x <= 950
     assert window.y == 0
-    # wider than the frame's largest useful bucket along x only: that axis is whole
-    wide = crop_window((0, 100, 630, 150), (480, 640), align=16)
-    assert (wide.x, wide.width) == (0, 640) and wide.height == 96
-    assert crop_window((0, 0, 600, 450), (480, 640), align=16) is None  # the whole frame
+    # windows are square; an axis shorter than the window is whole
+    flat = crop_window((100, 50, 300, 100), (240, 1280), align=16)
+    assert (flat.y, flat.height) == (0, 240) and flat.width == 256 and flat.x == 96
+    assert crop_window((0, 100, 630, 150), (480, 640), align=16) is None  # 646 > 640: the whole frame
 
 
 def test_window_keeps_the_next_bucket_up_so_shapes_do_not_alternate():
