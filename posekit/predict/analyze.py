@@ -56,8 +56,9 @@ from posekit.utils.process import run
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-__all__ = ["AnalysisResult", "TruncatedVideoWarning", "VideoAnalysis", "analyze_videos", "list_videos",
-           "predict_frames"]
+__all__ = ["AnalysisPlan", "AnalysisResult", "FramePredictions", "ModelInfo", "TruncatedVideoWarning", "VideoAnalysis",
+           "already_analysed", "analyze_videos", "check_writable", "join_ranges", "list_videos", "plan_analysis",
+           "predict_frames", "predict_video_range", "write_analysis"]
 
 # ffmpeg messages (demux pass) that mean the file is damaged or cut short.
 _DAMAGE_MARKERS = ("corrupt", "partial file", "truncat", "premature", "invalid data found",
@@ -261,7 +262,7 @@ class _DamageScan:
 # --------------------------------------------------------------------------- #
 
 
-def _check_writable(folder: Path, destfolder: str | os.PathLike | None) -> None:
+def check_writable(folder: Path, destfolder: str | os.PathLike | None) -> None:
     """Fail before the analysis, naming the output folder, if no file can be created in it.
 
     A real probe (an unnamed temporary file), not permission bits: they say nothing
@@ -510,7 +511,7 @@ def already_analysed(plan: AnalysisPlan, video: Path) -> bool:
     # DeepLabCut's own runs leave a _meta.pickle instead of posekit's _meta.json.
     if paths.meta.exists() or paths.meta.with_suffix(".pickle").exists():
         if plan.save_as_csv and not paths.csv.exists():
-            _check_writable(paths.csv.parent, plan.destfolder)
+            check_writable(paths.csv.parent, plan.destfolder)
             with atomic_path(paths.csv) as tmp:
                 read_poses(paths.h5).to_csv(tmp)
         print(f"'{video.name}' is already analysed by {plan.model.scorer} ({paths.h5}); "
@@ -772,7 +773,7 @@ def _analyze_one(predictor, plan: AnalysisPlan, video: Path) -> VideoAnalysis:
 
     if already_analysed(plan, video):
         return VideoAnalysis(video=video, paths=plan.videos[video], skipped=True)
-    _check_writable(plan.videos[video].h5.parent, plan.destfolder)
+    check_writable(plan.videos[video].h5.parent, plan.destfolder)
     started = time.time()
     result = predict_video_range(
         predictor, video, plan.crop,

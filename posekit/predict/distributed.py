@@ -35,11 +35,12 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,8 +52,8 @@ from posekit.predict.analyze import (
     AnalysisResult,
     FramePredictions,
     VideoAnalysis,
-    _check_writable,
     already_analysed,
+    check_writable,
     join_ranges,
     plan_analysis,
     predict_video_range,
@@ -63,6 +64,7 @@ if TYPE_CHECKING:
     from distributed import Client
 
     from posekit.predict.predictor import Predictor
+    from posekit.project.project import Project
 
 __all__ = ["DEFAULT_CHUNK_FRAMES", "ClusterProgress", "PredictorSpec", "VideoProgress", "analyze_videos_on_cluster",
            "map_videos", "plan_ranges", "predict_range", "worker_predictor"]
@@ -417,15 +419,15 @@ def _stated_frames(video: Path) -> int:
 
 def analyze_videos_on_cluster(
     client: Client,
-    config,
-    videos,
+    config: str | os.PathLike | Project,
+    videos: str | os.PathLike | Iterable[str | os.PathLike],
     videotype: str = "",
     shuffle: int = 1,
     trainingsetindex: int = 0,
     save_as_csv: bool = False,
     batchsize: int | None = None,
     cropping: Sequence[int] | None = None,
-    destfolder=None,
+    destfolder: str | os.PathLike | None = None,
     overwrite: bool = False,
     *,
     chunk_frames: int = DEFAULT_CHUNK_FRAMES,
@@ -474,7 +476,7 @@ def analyze_videos_on_cluster(
             records[video] = VideoAnalysis(video=video, paths=paths, skipped=True)
             progress.add(video, state="skipped")
         else:
-            _check_writable(paths.h5.parent, plan.destfolder)
+            check_writable(paths.h5.parent, plan.destfolder)
             todo.append(video)
     with ThreadPoolExecutor(8) as pool:  # ffprobe each video (a network filesystem: in parallel)
         probes = list(pool.map(_probe_or_error, todo))
