@@ -219,6 +219,10 @@ class PoseNet(nn.Module):
         return outputs
 
 
+#: pose_cfg ``compute_dtype`` values: the network's computation dtype (bfloat16 = mixed precision).
+COMPUTE_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+
+
 def pose_net_from_cfg(pose_cfg: Mapping[str, Any], **overrides: Any) -> PoseNet:
     """Build a :class:`PoseNet` from DeepLabCut ``pose_cfg`` keys.
 
@@ -229,7 +233,10 @@ def pose_net_from_cfg(pose_cfg: Mapping[str, Any], **overrides: Any) -> PoseNet:
         ``net_type`` (default ``resnet_50``), ``stride`` (map stride, default 8,
         giving ``output_stride = 2 * stride``), ``intermediate_supervision``,
         ``intermediate_supervision_layer``, ``location_refinement`` (default
-        true) and ``mean_pixel``.
+        true), ``mean_pixel`` and posekit's ``compute_dtype`` (``"float32"``,
+        the default, or ``"bfloat16"``: mixed precision for training and JAX
+        inference on GPUs; parameters, batch statistics and outputs stay
+        float32, and the ONNX export computes in float32 either way).
     **overrides
         :class:`PoseNet` attributes that win over the config (e.g. ``dtype``).
 
@@ -265,6 +272,11 @@ def pose_net_from_cfg(pose_cfg: Mapping[str, Any], **overrides: Any) -> PoseNet:
     }
     if pose_cfg.get("mean_pixel") is not None:
         kwargs["mean_pixel"] = tuple(float(v) for v in pose_cfg["mean_pixel"])
+    compute = str(pose_cfg.get("compute_dtype") or "float32")
+    if compute not in COMPUTE_DTYPES:
+        raise ValueError(f"pose_cfg 'compute_dtype' must be one of {sorted(COMPUTE_DTYPES)}, got "
+                         f"{pose_cfg.get('compute_dtype')!r}; set it in the shuffle's train/pose_cfg.yaml.")
+    kwargs["dtype"] = COMPUTE_DTYPES[compute]
     kwargs.update(overrides)
     return PoseNet(**kwargs)
 
