@@ -5,6 +5,7 @@ Usage::
     pip install -e ".[cuda12]"          # JAX with CUDA 12
     python benchmarks/gpu_check.py [--steps 200] [--train-batch 8] [--frames 2000]
                                    [--size 640 480] [--batches 8 32 64] [--compare 16]
+    python benchmarks/gpu_check.py --compute-dtype bfloat16   # mixed precision
     python benchmarks/gpu_check.py --smoke   # tiny sizes, any machine (CPU included)
 
 Meant to take under 5 minutes on one GPU, offline (nothing is downloaded: the
@@ -22,7 +23,8 @@ from random weights, which cost the same time as ImageNet ones). Steps:
 3. ``onnx_vs_jax``: the trained network on ``--compare`` frames with JAX (the
    GPU) and with ONNX Runtime on the CPU: largest distance between the
    predicted positions (px), share of body parts within 0.5 px, largest
-   likelihood difference.
+   likelihood difference. ONNX Runtime computes in float32, so with
+   ``--compute-dtype bfloat16`` this is the cost of mixed precision.
 
 The JSON line also names the device, the JAX version and the total time.
 """
@@ -64,7 +66,8 @@ def build_project(work: pathlib.Path, args) -> pathlib.Path:
     width, height = args.size
     config = pathlib.Path(make_synthetic_project(work / "project", n_frames=60, numframes2pick=16, width=width,
                                                  height=height, seed=0, algo="uniform"))
-    create_training_dataset(config, net_type=args.net, seed=0)
+    create_training_dataset(config, net_type=args.net, seed=0,
+                            pose_cfg_overrides={"compute_dtype": args.compute_dtype})
     return config
 
 
@@ -159,6 +162,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--net", default="resnet_50")
     parser.add_argument("--backbone-features", type=int, default=0, help="narrower backbone (0: standard)")
     parser.add_argument("--net-seconds", type=float, default=3.0, help="network-alone timing per batch size")
+    parser.add_argument("--compute-dtype", default="float32", choices=["float32", "bfloat16"],
+                        help="pose_cfg compute_dtype: bfloat16 = mixed precision for training and JAX inference")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes and a tiny network (any machine)")
     args = parser.parse_args(argv)
     if args.smoke:
@@ -168,7 +173,8 @@ def main(argv: list[str] | None = None) -> dict:
     from bench_accuracy import cpu_name
 
     t0 = time.perf_counter()
-    report: dict = {"check": "gpu_check", "smoke": args.smoke, **device_info(), "cpu": cpu_name()}
+    report: dict = {"check": "gpu_check", "smoke": args.smoke, "compute_dtype": args.compute_dtype,
+                    **device_info(), "cpu": cpu_name()}
     os.environ["POSEKIT_PREDICT_BACKEND"] = "jax"  # analyze_videos on JAX's device, not ONNX Runtime
     with tempfile.TemporaryDirectory(prefix="posekit-gpu-check-") as tmp:
         work = pathlib.Path(tmp)
