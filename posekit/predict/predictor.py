@@ -104,6 +104,8 @@ class Predictor:
         ``snapshot-<n>.onnx`` export cached beside the snapshot; see
         :mod:`posekit.predict.onnx_backend`). :func:`load_predictor` resolves
         ``"auto"``.
+    threads : int or None
+        ONNX Runtime's intra-op threads (None: every usable core); JAX ignores it.
     """
 
     model: Any
@@ -115,6 +117,7 @@ class Predictor:
     pose_cfg: dict
     batch_size: int
     backend: str = "jax"
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         locref_stdev = float(self.pose_cfg["locref_stdev"])
@@ -122,7 +125,7 @@ class Predictor:
             from posekit.predict.onnx_backend import OnnxPosePredictor
 
             self._onnx = OnnxPosePredictor.from_snapshot(
-                self.model, self.variables, self.snapshot, locref_stdev=locref_stdev)
+                self.model, self.variables, self.snapshot, locref_stdev=locref_stdev, threads=self.threads)
             return
         if self.backend != "jax":
             raise ValueError(f"backend must be 'jax' or 'onnx' here, got {self.backend!r}")
@@ -181,6 +184,7 @@ def load_predictor(
     snapshot: Path | None = None,
     batch_size: int | None = None,
     backend: str = "auto",
+    threads: int | None = None,
 ) -> Predictor:
     """Load the snapshot that config ``snapshotindex`` names (or ``snapshot``).
 
@@ -201,6 +205,11 @@ def load_predictor(
         Runtime when JAX's default backend is the CPU and ``onnxruntime`` is
         installed, else JAX. If ``"auto"`` picked ONNX and the export fails,
         it warns and uses JAX.
+    threads
+        Intra-op threads of the ONNX Runtime session (default: every core this
+        process may use, right for one process per machine; a Dask worker passes
+        its own thread count so that workers sharing a machine do not
+        oversubscribe it). JAX ignores it.
     """
     from posekit.model.pose_net import pose_net_from_cfg
 
@@ -227,6 +236,7 @@ def load_predictor(
         "snapshot": snapshot,
         "pose_cfg": pose_cfg,
         "batch_size": int(batch_size or project.cfg["batch_size"]),
+        "threads": threads,
     }
     chosen = resolve_backend(backend)
     if backend == "auto" and chosen == "onnx":
