@@ -22,6 +22,13 @@ videos complete and the others without an ``.h5``, so the next run skips
 exactly the finished ones. A video that fails (unreadable, say) is reported by
 name and the others go on.
 
+Each worker's ONNX Runtime session gets as many intra-op threads as the worker
+has (:func:`worker_threads`), so workers sharing a machine do not oversubscribe
+it; the load (seconds, threads) is logged as a Dask event on
+:data:`LOAD_TOPIC`. Warnings raised while a task runs on a worker (which would
+land in the worker's log) come back with its result and are raised again on the
+client, naming the video.
+
 Workers open the project's snapshot and the videos by the paths the client
 gives: they need the same shared filesystem at the same paths (and the client
 needs write access to the output folders).
@@ -39,10 +46,12 @@ import os
 import threading
 import time
 import uuid
+import warnings
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -66,8 +75,9 @@ if TYPE_CHECKING:
     from posekit.predict.predictor import Predictor
     from posekit.project.project import Project
 
-__all__ = ["DEFAULT_CHUNK_FRAMES", "ClusterProgress", "PredictorSpec", "VideoProgress", "analyze_videos_on_cluster",
-           "map_videos", "plan_ranges", "predict_range", "worker_predictor"]
+__all__ = ["DEFAULT_CHUNK_FRAMES", "LOAD_TOPIC", "ClusterProgress", "PredictorSpec", "VideoProgress",
+           "analyze_videos_on_cluster", "map_videos", "plan_ranges", "predict_range", "worker_predictor",
+           "worker_threads"]
 
 #: Largest frame range of one task: a 10-hour 30 fps video is 54 tasks, enough for
 #: every worker of a large cluster, and each task runs minutes, so the per-task
@@ -79,6 +89,9 @@ DEFAULT_CHUNK_FRAMES = 20_000
 MIN_CHUNK_FRAMES = 1_000
 #: Seconds between two progress events of one task.
 _EVENT_INTERVAL = 0.5
+#: Dask event topic of each predictor load on a worker: ``{"worker", "snapshot", "backend",
+#: "threads", "seconds"}`` (``client.get_events(LOAD_TOPIC)``).
+LOAD_TOPIC = "posekit-predictor-load"
 #: Predictors a worker keeps (most recently used): one network per run, with room
 #: for a second without reloading the first.
 _CACHED_PREDICTORS = 2
@@ -167,10 +180,35 @@ _predictors: OrderedDict[tuple, Predictor] = OrderedDict()
 _predictors_lock = threading.Lock()
 
 
+def worker_threads() -> int:
+    """Intra-op threads for a predictor on this Dask worker: its thread count, at most its usable cores.
+
+    The worker's ``nthreads`` is the share of the machine its deployer gave it
+    (``LocalCluster`` splits the cores among its workers, ``SLURMCluster`` gives
+    ``cores / processes``, dask-gateway ``worker_cores``), and the worker knows it
+    without asking the scheduler. Counting the workers on the host instead would
+    miss other jobs' workers on a shared node and change as workers come and go.
+    Tasks on one worker share its predictor, so a 1 worker x 2 threads worker
+    runs its network on 2 threads, as a 2 x 1 cluster does in all. Outside a
+    worker: every usable core (the local run's default).
+    """
+    from posekit.predict.onnx_backend import usable_cores
+
+    try:
+        from distributed import get_worker
+
+        nthreads = get_worker().state.nthreads
+    except (ImportError, ValueError):  # not in a Dask worker
+        return usable_cores()
+    return max(1, min(int(nthreads), usable_cores()))
+
+
 def worker_predictor(spec: PredictorSpec) -> Predictor:
     """The predictor of ``spec``, loaded once per process (per snapshot file, backend and batch size).
 
     Tasks of a run share it, and so do the threads of a worker (loading holds a lock).
+    Its ONNX Runtime session runs on :func:`worker_threads` threads; each load is
+    logged as an event on :data:`LOAD_TOPIC`.
 
     Raises
     ------
@@ -186,8 +224,11 @@ def worker_predictor(spec: PredictorSpec) -> Predictor:
         if key in _predictors:
             _predictors.move_to_end(key)
             return _predictors[key]
+        threads = worker_threads()
+        t0 = time.perf_counter()
         predictor = load_predictor(spec.config, spec.shuffle, spec.trainingsetindex, snapshot=snapshot,
-                                   batch_size=spec.batch_size, backend=spec.backend)
+                                   batch_size=spec.batch_size, backend=spec.backend, threads=threads)
+        _log_load(snapshot, predictor.backend, threads, time.perf_counter() - t0)
         if predictor.scorer != spec.scorer:
             raise RuntimeError(f"'{snapshot}' is scorer {predictor.scorer} on this worker, but the client planned "
                                f"{spec.scorer}; did the snapshot change during the run? Run analyze_videos again.")
@@ -195,6 +236,79 @@ def worker_predictor(spec: PredictorSpec) -> Predictor:
         while len(_predictors) > _CACHED_PREDICTORS:
             _predictors.popitem(last=False)
         return predictor
+
+
+def _log_load(snapshot: Path, backend: str, threads: int, seconds: float) -> None:
+    from distributed import get_worker
+
+    try:
+        worker = get_worker()
+    except ValueError:  # called outside a worker: no one to tell
+        return
+    worker.log_event(LOAD_TOPIC, {"worker": worker.address, "snapshot": str(snapshot), "backend": backend,
+                                  "threads": threads, "seconds": seconds})
+
+
+# Warnings on a worker go to its log, which the notebook never shows. A task collects
+# those of its thread (and, when it is the only task running in the process, those of
+# its helper threads: frame prefetch, ONNX Runtime's runner) and returns them. One
+# process-wide hook, as warnings.catch_warnings is not thread-safe.
+_collectors: dict[int, list[tuple[type[Warning], str]]] = {}
+_collectors_lock = threading.Lock()
+_showwarning_before: Callable[..., Any] | None = None
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    with _collectors_lock:
+        target = _collectors.get(threading.get_ident())
+        if target is None and len(_collectors) == 1:
+            (target,) = _collectors.values()
+    if target is None:
+        _showwarning_before(message, category, filename, lineno, file, line)
+    else:
+        target.append((category, str(message)))
+
+
+@contextmanager
+def _collect_warnings() -> Iterator[list[tuple[type[Warning], str]]]:
+    global _showwarning_before
+    records: list[tuple[type[Warning], str]] = []
+    with _collectors_lock:
+        if warnings.showwarning is not _show_warning:
+            _showwarning_before, warnings.showwarning = warnings.showwarning, _show_warning
+        _collectors[threading.get_ident()] = records
+    try:
+        yield records
+    finally:
+        with _collectors_lock:
+            del _collectors[threading.get_ident()]
+
+
+@dataclass
+class _Outcome:
+    """What a task returns: its function's value and the warnings raised while it ran."""
+
+    value: Any
+    warnings: list[tuple[type[Warning], str]] = field(default_factory=list)
+
+
+def _call_collecting(function: Callable[..., Any], *args: Any) -> _Outcome:
+    """``function(*args)`` on a worker, with the warnings it raised."""
+    with _collect_warnings() as records:
+        value = function(*args)
+    return _Outcome(value, records)
+
+
+def _rewarn(video: Path, outcome: _Outcome, seen: set) -> None:
+    """Raise a task's worker-side warnings on the client, naming the video (each text once per video)."""
+    for category, text in outcome.warnings:
+        if (category, text) in seen:
+            continue
+        seen.add((category, text))
+        try:
+            warnings.warn(f"'{video.name}' (on a Dask worker): {text}", category, stacklevel=3)
+        except TypeError:  # a category whose constructor wants more than the message
+            warnings.warn(f"'{video.name}' (on a Dask worker): {category.__name__}: {text}", stacklevel=3)
 
 
 class _EventProgress:
@@ -528,12 +642,14 @@ def _run_tasks(client: Client, plan: AnalysisPlan, ranges: Mapping[Path, list[tu
             started[video] = time.time()
             for start, stop in video_ranges:
                 # earlier videos first, so that their files are written as the run goes
-                future = client.submit(predict_range, spec, str(video), plan.crop, start, stop, topic,
+                future = client.submit(_call_collecting, predict_range, spec, str(video), plan.crop, start, stop,
+                                       topic,
                                        key=f"posekit-analyze-{video.stem}-{start}-{token}", priority=-rank,
                                        pure=False)
                 futures[future] = (video, start)
         progress.start(client.dashboard_link)
         parts: dict[Path, list[FramePredictions]] = {video: [] for video in ranges}
+        warned: dict[Path, set] = {video: set() for video in ranges}
         for future in as_completed(list(futures)):
             video, start = futures.pop(future)
             if video in records:  # failed already: its other ranges are cancelled
@@ -544,8 +660,10 @@ def _run_tasks(client: Client, plan: AnalysisPlan, ranges: Mapping[Path, list[tu
                 client.cancel([f for f, (v, _) in futures.items() if v == video])
                 progress.end_video(video, None, error)
                 continue
-            parts[video].append(future.result())
+            outcome = future.result()
             del future  # the poses now live here only
+            _rewarn(video, outcome, warned[video])
+            parts[video].append(outcome.value)
             if len(parts[video]) < len(ranges[video]):
                 continue
             try:
@@ -567,7 +685,8 @@ def map_videos(client: Client, jobs: Mapping[Path, Callable[[], Any]], verb: str
     For the per-video verbs (``create_labeled_video``, ``filterpredictions``): each
     job writes its own files, atomically, so a task run again after its worker
     died leaves the same files. The workers need the videos and analyses at the
-    same paths (a shared filesystem).
+    same paths (a shared filesystem). Warnings a job raises on its worker are
+    raised again here, naming the video.
 
     Parameters
     ----------
@@ -588,14 +707,16 @@ def map_videos(client: Client, jobs: Mapping[Path, Callable[[], Any]], verb: str
     from distributed import wait
 
     token = uuid.uuid4().hex[:8]
-    futures = {video: client.submit(job, key=f"posekit-{verb}-{video.stem}-{token}", pure=False)
+    futures = {video: client.submit(_call_collecting, job, key=f"posekit-{verb}-{video.stem}-{token}", pure=False)
                for video, job in jobs.items()}
     try:
         wait(list(futures.values()))
         results, failures = {}, {}
         for video, future in futures.items():
             if future.status == "finished":
-                results[video] = future.result()
+                outcome = future.result()
+                _rewarn(video, outcome, set())
+                results[video] = outcome.value
             else:
                 failures[video] = _failure_text(future)
                 print(f"{verb}: '{video.name}' failed ({failures[video]}); the other videos went on.")

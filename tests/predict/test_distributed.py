@@ -7,9 +7,12 @@ small ones written here), the network the tiny snapshot of tests/predict/conftes
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import threading
 import time
+import warnings
 from pathlib import Path
 
 import distributed
@@ -19,7 +22,16 @@ import pytest
 
 from posekit.io.video import write_video
 from posekit.predict.analyze import FramePredictions, analyze_videos, join_ranges
-from posekit.predict.distributed import ClusterProgress, analyze_videos_on_cluster, plan_ranges
+from posekit.predict.distributed import (
+    LOAD_TOPIC,
+    ClusterProgress,
+    _call_collecting,
+    analyze_videos_on_cluster,
+    map_videos,
+    plan_ranges,
+)
+from posekit.predict.onnx_backend import usable_cores
+from posekit.predict.predictor import load_predictor
 from posekit.predict.results import analysis_paths
 
 _TIMING = {"start", "stop", "run_duration", "frames_per_second"}
@@ -204,6 +216,53 @@ def test_client_killed_while_writing_leaves_no_half_written_video(project, video
     monkeypatch.undo()
     result = analyze_videos_on_cluster(client, project, [video, second], destfolder=tmp_path)
     assert [v.state for v in result.videos] == ["done", "done"]
+
+
+def _session_threads() -> list[int]:
+    from posekit.predict.distributed import _predictors
+
+    return [p._onnx.session.get_session_options().intra_op_num_threads
+            for p in _predictors.values() if p.backend == "onnx"]
+
+
+@pytest.mark.skipif(usable_cores() < 2, reason="one core: a worker's share and the machine's are the same")
+def test_cluster_workers_run_onnx_on_their_own_threads_not_every_core(project, video, tmp_path, client):
+    """2 workers x 1 thread on one machine: each ONNX Runtime session gets 1 intra-op thread (not all cores)."""
+    analyze_videos_on_cluster(client, project, [video], destfolder=tmp_path, chunk_frames=60, backend="onnx")
+    per_worker = client.run(_session_threads)  # sessions of earlier tests' runs too: the same rule made them
+    assert len(per_worker) == 2 and all(threads and set(threads) == {1} for threads in per_worker.values())
+    loads = [event for _, event in client.get_events(LOAD_TOPIC) if event["backend"] == "onnx"]
+    assert loads and {event["threads"] for event in loads} == {1} and all(e["seconds"] > 0 for e in loads)
+    # a local run keeps its default: every usable core
+    assert load_predictor(project, backend="onnx").threads is None
+    assert load_predictor(project, backend="onnx", threads=1)._onnx.session.get_session_options() \
+        .intra_op_num_threads == 1
+
+
+def _warn_in_a_helper_thread(text: str) -> str:
+    thread = threading.Thread(target=warnings.warn, args=(text, RuntimeWarning))
+    thread.start()
+    thread.join()
+    return "value"
+
+
+def test_a_tasks_warnings_are_collected_from_its_helper_threads_too(recwarn):
+    outcome = _call_collecting(_warn_in_a_helper_thread, "decoder thread says so")
+    assert outcome.value == "value" and outcome.warnings == [(RuntimeWarning, "decoder thread says so")]
+    assert not recwarn.list
+    _warn_in_a_helper_thread("no task runs")  # outside a task: shown as before the hook
+    assert [str(w.message) for w in recwarn.list] == ["no task runs"]
+
+
+def test_worker_warnings_are_raised_on_the_client_naming_the_video(client):
+    jobs = {Path("/data/a.mp4"): functools.partial(_warn_in_a_helper_thread, "careful with a"),
+            Path("/data/b.mp4"): functools.partial(warnings.warn, "careful with b", UserWarning)}
+    with pytest.warns(Warning) as caught:
+        results, failures = map_videos(client, jobs, "test")
+    assert results == {Path("/data/a.mp4"): "value", Path("/data/b.mp4"): None} and failures == {}
+    assert sorted(((w.category, str(w.message)) for w in caught), key=str) == [
+        (RuntimeWarning, "'a.mp4' (on a Dask worker): careful with a"),
+        (UserWarning, "'b.mp4' (on a Dask worker): careful with b")]
 
 
 class _KillOnce(distributed.WorkerPlugin):
