@@ -436,6 +436,8 @@ class AnalysisPlan:
     destfolder : path or None
     dynamic : DynamicCropping or None
         Dynamic cropping settings (None: full frames).
+    precision : str
+        ``"fp32"``, ``"int8"`` or ``"bf16"`` (:mod:`posekit.predict.quantize`).
     """
 
     project: Project
@@ -449,6 +451,7 @@ class AnalysisPlan:
     overwrite: bool
     destfolder: str | os.PathLike | None
     dynamic: DynamicCropping | None = None
+    precision: str = "fp32"
 
 
 def plan_analysis(
@@ -463,6 +466,7 @@ def plan_analysis(
     destfolder: str | os.PathLike | None = None,
     overwrite: bool = False,
     dynamic: tuple[bool, float, int] | None = None,
+    precision: str = "fp32",
 ) -> AnalysisPlan:
     """Check the arguments of :func:`analyze_videos` (same parameters) and plan its outputs.
 
@@ -470,8 +474,10 @@ def plan_analysis(
     both take the same videos, snapshot and file names. Raises as :func:`analyze_videos`.
     """
     from posekit.predict.predictor import select_snapshots
+    from posekit.predict.quantize import parse_precision
 
     dynamic_cropping = parse_dynamic(dynamic)
+    precision = parse_precision(precision)
     project = Project.open(config)
     fraction = project.training_fraction(trainingsetindex)
     train_dir = _train_dir(project, fraction, shuffle)
@@ -495,7 +501,7 @@ def plan_analysis(
                 "file stem). Analyse them in separate calls with different destfolder values."
             )
     return AnalysisPlan(project, shuffle, trainingsetindex, fraction, model, crop, planned,
-                        bool(save_as_csv), bool(overwrite), destfolder, dynamic_cropping)
+                        bool(save_as_csv), bool(overwrite), destfolder, dynamic_cropping, precision)
 
 
 def already_analysed(plan: AnalysisPlan, video: Path) -> bool:
@@ -760,6 +766,7 @@ def write_analysis(plan: AnalysisPlan, video: Path, result: FramePredictions, st
         "frames_per_second": n / result.seconds if result.seconds > 0 else None,
         "dynamic": plan.dynamic.as_dlc() if plan.dynamic else [False],
         "frames_cropped": result.frames_cropped,
+        "precision": plan.precision,
     })
     write_poses(frame, paths.h5, h5_format="table")
     record.nframes, record.frames_stated, record.seconds = n, stated, result.seconds
@@ -794,6 +801,7 @@ def analyze_videos(
     destfolder: str | os.PathLike | None = None,
     overwrite: bool = False,
     dynamic: tuple[bool, float, int] = (False, 0.5, 10),
+    precision: str = "fp32",
 ) -> AnalysisResult:
     """Predict the pose in every frame of videos; write DeepLabCut's analysis files.
 
@@ -834,6 +842,14 @@ def analyze_videos(
         buckets) is analysed, back to the full frame when confidence drops.
         Coordinates stay full-frame (:mod:`posekit.predict.dynamic_crop`).
         ``margin`` must cover how far the animal moves within one batch.
+    precision
+        ``"fp32"`` (default), ``"int8"`` (ONNX Runtime int8 model, calibrated on
+        the shuffle's training images and cached as ``snapshot-<n>.int8.onnx``
+        on first use) or ``"bf16"`` (JAX in bfloat16; slow on CPUs without
+        AVX512-BF16/AMX). Recorded in ``_meta.json``; the scorer name does not
+        change, so re-analysing a video at another precision needs
+        ``overwrite=True``. See :mod:`posekit.predict.quantize` for the
+        accuracy cost (``evaluate_network(..., precision=...)`` measures it).
 
     Returns
     -------
@@ -850,7 +866,8 @@ def analyze_videos(
         The output folder (``destfolder``, or the video's folder) cannot be
         created or written to; raised before any analysis, naming the folder.
     ValueError
-        ``dynamic`` is not a ``(bool, 0 <= pcutoff < 1, margin >= 0)`` triple.
+        ``dynamic`` is not a ``(bool, 0 <= pcutoff < 1, margin >= 0)`` triple, or
+        ``precision`` is not one of ``"fp32"``, ``"int8"``, ``"bf16"``.
 
     Warns
     -----
@@ -861,8 +878,8 @@ def analyze_videos(
     from posekit.predict.predictor import load_predictor
 
     plan = plan_analysis(config, videos, videotype, shuffle, trainingsetindex, save_as_csv, batchsize,
-                         cropping, destfolder, overwrite, dynamic)
+                         cropping, destfolder, overwrite, dynamic, precision)
     predictor = load_predictor(plan.project, shuffle, trainingsetindex, snapshot=plan.model.snapshot,
-                               batch_size=plan.model.batch_size)
+                               batch_size=plan.model.batch_size, precision=plan.precision)
     records = [_analyze_one(predictor, plan, video) for video in plan.videos]
     return AnalysisResult(plan.model.scorer, records)

@@ -101,6 +101,8 @@ class SnapshotEvaluation:
         Mean error of each image (NaN when nothing to compare).
     labeled_images : list of Path
         Images drawn with ``plotting=True`` (one per labelled image), else empty.
+    precision : str
+        ``"fp32"``, ``"int8"`` or ``"bf16"``: how the network computed.
     """
 
     shuffle: int
@@ -122,6 +124,7 @@ class SnapshotEvaluation:
     labeled_images: list[Path] = field(default_factory=list)
     labeled_folder: Path | None = None
     keypoint_results_file: Path | None = None
+    precision: str = "fp32"
 
     def results_row(self) -> list[Any]:
         """This snapshot's row of DeepLabCut's results table."""
@@ -340,14 +343,20 @@ def _fractions(project: Project, trainingsetindex: int | str) -> list[tuple[int,
     return [(int(trainingsetindex), project.training_fraction(int(trainingsetindex)))]
 
 
+def _precision_suffix(precision: str) -> str:
+    """File name tag of a reduced-precision evaluation (``-int8``), so it never replaces float32's files."""
+    return "" if precision == "fp32" else f"-{precision}"
+
+
 def _evaluate_snapshot(project, training_set, shuffle, tsi, fraction, iteration, snapshot,
-                       folder, parts, rescale, plotting, batch_size) -> SnapshotEvaluation:
+                       folder, parts, rescale, plotting, batch_size, precision) -> SnapshotEvaluation:
     from posekit.predict.predictor import load_predictor
 
     cfg = project.cfg
     images, human = training_set.labels.to_array()
     paths = [project.root.joinpath(*key) for key in images]
-    predictor = load_predictor(project, shuffle, tsi, snapshot=snapshot, batch_size=batch_size)
+    predictor = load_predictor(project, shuffle, tsi, snapshot=snapshot, batch_size=batch_size,
+                               precision=precision)
     bodyparts = list(predictor.bodyparts)
     if bodyparts != training_set.labels.bodyparts:
         raise ValueError(
@@ -355,7 +364,7 @@ def _evaluate_snapshot(project, training_set, shuffle, tsi, fraction, iteration,
             f"{training_set.labels.bodyparts}; re-run create_training_dataset and train again."
         )
     scale = float(predictor.pose_cfg.get("global_scale", 1.0)) if rescale else 1.0
-    suffix = "-rescale" if rescale else ""
+    suffix = ("-rescale" if rescale else "") + _precision_suffix(precision)
     h5 = folder / naming.evaluation_h5_name(predictor.scorer, iteration, suffix)
     index = object_multiindex(images)
     predicted = None
@@ -396,7 +405,7 @@ def _evaluate_snapshot(project, training_set, shuffle, tsi, fraction, iteration,
         test_error_pcutoff=float(_nanmean(dist_p[test])),
         bodypart_errors=per_part, images=list(images), subsets=subsets,
         image_errors=_nanmean(dist, axis=1), image_errors_pcutoff=_nanmean(dist_p, axis=1),
-        keypoint_results_file=keypoint_file,
+        keypoint_results_file=keypoint_file, precision=precision,
     )
     if plotting:
         on_image = predicted.copy()
@@ -410,7 +419,8 @@ def _plot(result: SnapshotEvaluation, project: Project, paths: list[Path], human
     from posekit.io.images import read_image, write_png
 
     plot = PlotStyle.from_config(project.cfg)
-    out = result.folder / naming.evaluation_images_folder_name(result.scorer, result.iteration)
+    out = result.folder / naming.evaluation_images_folder_name(result.scorer + _precision_suffix(result.precision),
+                                                               result.iteration)
     out.mkdir(parents=True, exist_ok=True)
     colors = plot.colors(human.shape[1])
     size, alpha = plot.marker_size, plot.alphavalue
@@ -452,6 +462,7 @@ def evaluate_network(
     rescale: bool = False,
     snapshots: str | int | Sequence[int] | None = None,
     batch_size: int | None = None,
+    precision: str = "fp32",
 ) -> EvaluationReport:
     """Evaluate trained snapshots on the labelled images: train and test errors in pixels.
 
@@ -482,6 +493,12 @@ def evaluate_network(
         newest) or a list of indices.
     batch_size
         Images per network call (default: config ``batch_size``).
+    precision
+        ``"fp32"`` (default), ``"int8"`` or ``"bf16"``, as for
+        :func:`~posekit.predict.analyze.analyze_videos`: the errors then show
+        what the reduced precision costs. Its files carry the tag (e.g.
+        ``...-snapshot-<iters>-int8.h5``, ``<scorer>-int8-results.csv``,
+        ``CombinedEvaluation-results-int8.csv``), so float32's stay as they are.
 
     Returns
     -------
@@ -492,6 +509,9 @@ def evaluate_network(
     from posekit.dataset.training_set import TrainingSet
     from posekit.predict.analyze import _train_dir
     from posekit.predict.predictor import select_snapshots
+    from posekit.predict.quantize import parse_precision
+
+    precision = parse_precision(precision)
     project = Project.open(config)
     selection = _snapshot_selection(project, snapshots)
     batch = int(batch_size or project.cfg.get("batch_size") or 8)
@@ -526,20 +546,22 @@ def evaluate_network(
             folder = evaluation_folder(project, fraction, shuffle)
             folder.mkdir(parents=True, exist_ok=True)
             done = []
+            tag = _precision_suffix(precision)
             for iteration, snapshot in chosen:
                 result = _evaluate_snapshot(project, training_set, shuffle, tsi, fraction, iteration,
-                                            snapshot, folder, parts, rescale, plotting, batch)
+                                            snapshot, folder, parts, rescale, plotting, batch, precision)
                 done.append(result)
                 if show_errors:
                     print(
-                        f"Results for {iteration} training iterations, training fraction "
+                        f"Results for {iteration} training iterations{tag.replace('-', ' in ')}, training fraction "
                         f"{train_pct(fraction)}, shuffle {shuffle}: train error "
                         f"{_round(result.train_error)} px, test error {_round(result.test_error)} px; "
                         f"with p-cutoff {result.pcutoff}: train {_round(result.train_error_pcutoff)} px, "
                         f"test {_round(result.test_error_pcutoff)} px."
                     )
             rows = results_table(done)
-            _write_results(folder / naming.results_name(done[-1].scorer), rows)
-            _write_results(folder.parent / COMBINED_RESULTS, rows)
+            _write_results(folder / naming.results_name(done[-1].scorer + tag), rows)
+            combined = Path(COMBINED_RESULTS)
+            _write_results(folder.parent / f"{combined.stem}{tag}{combined.suffix}", rows)
             evaluations.extend(done)
     return EvaluationReport(results_table(evaluations), evaluations)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +106,13 @@ class Predictor:
         ``"auto"``.
     threads : int or None
         ONNX Runtime's intra-op threads (None: every usable core); JAX ignores it.
+    precision : str
+        ``"fp32"``, ``"int8"`` (ONNX Runtime, the ``snapshot-<n>.int8.onnx``
+        model calibrated on ``calibration_images``) or ``"bf16"`` (JAX, the
+        network computing in bfloat16); see :mod:`posekit.predict.quantize`.
+    calibration_images : list of Path
+        Training images the int8 model is calibrated on (read only when it is
+        (re)built).
     """
 
     model: Any
@@ -118,18 +125,31 @@ class Predictor:
     batch_size: int
     backend: str = "jax"
     threads: int | None = None
+    precision: str = "fp32"
+    calibration_images: list[Path] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        from posekit.predict.quantize import parse_precision, precision_backend
+
         locref_stdev = float(self.pose_cfg["locref_stdev"])
+        if self.backend not in ("jax", "onnx"):
+            raise ValueError(f"backend must be 'jax' or 'onnx' here, got {self.backend!r}")
+        self.precision = parse_precision(self.precision)
+        precision_backend(self.precision, self.backend, warn=False)  # an impossible pair raises
         if self.backend == "onnx":
             from posekit.predict.onnx_backend import OnnxPosePredictor
+            from posekit.predict.quantize import cached_int8_export
 
+            if self.precision == "int8":
+                self._onnx = OnnxPosePredictor(
+                    cached_int8_export(self.model, self.variables, self.snapshot, self.calibration_images,
+                                       locref_stdev=locref_stdev), threads=self.threads)
+                return
             self._onnx = OnnxPosePredictor.from_snapshot(
                 self.model, self.variables, self.snapshot, locref_stdev=locref_stdev, threads=self.threads)
             return
-        if self.backend != "jax":
-            raise ValueError(f"backend must be 'jax' or 'onnx' here, got {self.backend!r}")
         import jax
+        import jax.numpy as jnp
 
         from posekit.model.decode import make_predict_fn
         from posekit.predict.onnx_backend import OnnxPosePredictor
@@ -137,6 +157,8 @@ class Predictor:
         # on the CPU, big batches run in pieces as with ONNX Runtime: same
         # speed, a fraction of the memory (ResNet-50 640x480, batch 32)
         pieces = OnnxPosePredictor.max_run_frames if jax.default_backend() == "cpu" else None
+        if self.precision == "bf16":
+            self.model = self.model.clone(dtype=jnp.bfloat16)
         self._predict = make_predict_fn(self.model, locref_stdev=locref_stdev, max_run_frames=pieces)
 
     def predict(self, frames: np.ndarray) -> np.ndarray:
@@ -185,6 +207,7 @@ def load_predictor(
     batch_size: int | None = None,
     backend: str = "auto",
     threads: int | None = None,
+    precision: str = "fp32",
 ) -> Predictor:
     """Load the snapshot that config ``snapshotindex`` names (or ``snapshot``).
 
@@ -210,8 +233,22 @@ def load_predictor(
         process may use, right for one process per machine; a Dask worker passes
         its own thread count so that workers sharing a machine do not
         oversubscribe it). JAX ignores it.
+    precision
+        ``"fp32"``, ``"int8"`` (ONNX Runtime; the int8 model is calibrated on
+        the shuffle's training images and cached as ``snapshot-<n>.int8.onnx``)
+        or ``"bf16"`` (JAX in bfloat16). ``backend="auto"`` picks the backend
+        that runs it; see :mod:`posekit.predict.quantize`.
+
+    Raises
+    ------
+    ValueError
+        A bad ``precision``, or a ``backend`` that cannot run it.
     """
     from posekit.model.pose_net import pose_net_from_cfg
+    from posekit.predict.quantize import calibration_images, parse_precision, precision_backend
+
+    precision = parse_precision(precision)  # before any loading
+    backend = precision_backend(precision, backend)
 
     project = Project.open(config)
     if snapshot is None:
@@ -237,7 +274,13 @@ def load_predictor(
         "pose_cfg": pose_cfg,
         "batch_size": int(batch_size or project.cfg["batch_size"]),
         "threads": threads,
+        "precision": precision,
     }
+    if precision == "int8":
+        try:
+            fields["calibration_images"] = calibration_images(project, shuffle, trainingsetindex)
+        except FileNotFoundError:  # no training set here: fine while the cached int8 model is current
+            fields["calibration_images"] = []
     chosen = resolve_backend(backend)
     if backend == "auto" and chosen == "onnx":
         try:

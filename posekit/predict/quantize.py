@@ -1,0 +1,338 @@
+"""Reduced-precision inference: ``precision="fp32" | "int8" | "bf16"``.
+
+* ``"int8"``: ONNX Runtime static quantization of the float32 export
+  (:mod:`posekit.predict.onnx_export`) in QDQ format: int8 weights per output
+  channel, uint8 activations whose ranges are calibrated (min/max) on the
+  shuffle's own training images, fed at their own size exactly as inference
+  feeds frames (the graph takes any size; nothing is resized or padded). The
+  convolutions, additions and max-pool of the backbone run in int8 (VNNI /
+  AMX-INT8 where the CPU has them); the argmax decode always stays float32, and
+  so do the two prediction heads by default (see :data:`DEFAULT_KEEP_FLOAT`).
+  The model is cached as ``snapshot-<n>.int8.onnx`` beside the snapshot and the
+  float32 ``snapshot-<n>.onnx``, and rebuilt when the snapshot or the
+  quantization settings change (:func:`cached_int8_export`).
+* ``"bf16"``: ONNX Runtime's CPU provider has no bfloat16 convolution, so bf16
+  runs with JAX/XLA and ``PoseNet(dtype=bfloat16)`` (mixed precision: float32
+  outputs), as pose_cfg ``compute_dtype: bfloat16`` does. It is fast on GPUs;
+  on a CPU without AVX512-BF16 or AMX-BF16 XLA emulates it (slower than
+  float32, with a warning, :func:`bf16_cpu_support`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "DEFAULT_CALIBRATION_FRAMES",
+    "DEFAULT_KEEP_FLOAT",
+    "INT8_FORMAT_VERSION",
+    "PRECISIONS",
+    "bf16_cpu_support",
+    "cached_int8_export",
+    "calibration_images",
+    "int8_cache_path",
+    "parse_precision",
+    "precision_backend",
+    "quantize_onnx_model",
+]
+
+#: The precisions ``analyze_videos`` / ``evaluate_network`` accept.
+PRECISIONS = ("fp32", "int8", "bf16")
+#: Bumped whenever the quantized graph changes, so stale ``.int8.onnx`` files are rebuilt.
+INT8_FORMAT_VERSION = "1"
+#: Training images the int8 ranges are calibrated on (evenly spaced over the training split).
+DEFAULT_CALIBRATION_FRAMES = 32
+#: Layers kept in float32 by default: the heads are a few percent of the work (one
+#: transposed conv to J and 2J channels) but their outputs are the logits and offsets
+#: the decode reads, where 256 levels would cost location accuracy directly.
+DEFAULT_KEEP_FLOAT: tuple[str, ...] = ("heads",)
+_KEEP_FLOAT_CHOICES = ("conv1", "heads")
+# The argmax decode (ArgMax, GatherElements, Mul, ...) must never be quantized.
+_QUANTIZED_OPS = ["Conv", "ConvTranspose", "Add", "MaxPool", "Relu"]
+
+
+def parse_precision(precision: str) -> str:
+    """Check a ``precision`` argument: ``"fp32"``, ``"int8"`` or ``"bf16"`` (case-insensitive).
+
+    Raises
+    ------
+    ValueError
+        Any other value (the message lists the choices).
+    """
+    value = str(precision).strip().lower() if isinstance(precision, str) else None
+    aliases = {"float32": "fp32", "bfloat16": "bf16"}
+    value = aliases.get(value, value)
+    if value not in PRECISIONS:
+        raise ValueError(
+            f"precision must be one of {list(PRECISIONS)} ('fp32' is the default; 'int8' runs an ONNX Runtime "
+            f"int8 model calibrated on the training images; 'bf16' runs JAX in bfloat16), got {precision!r}."
+        )
+    return value
+
+
+def bf16_cpu_support(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> str | None:
+    """The CPU's native bfloat16 instruction sets (``"amx_bf16"``, ``"avx512_bf16"``), or None.
+
+    None also where it cannot be told (no ``/proc/cpuinfo``: not Linux).
+    """
+    try:
+        flags = Path(cpuinfo).read_text(errors="replace").split()
+    except OSError:
+        return None
+    found = [f for f in ("amx_bf16", "avx512_bf16") if f in flags]
+    return ",".join(found) or None
+
+
+def int8_cache_path(snapshot: str | os.PathLike) -> Path:
+    """``snapshot-<n>.int8.onnx`` beside ``snapshot-<n>.msgpack`` (and its float32 ``.onnx``)."""
+    return Path(snapshot).with_suffix(".int8.onnx")
+
+
+def calibration_images(config: Any, shuffle: int = 1, trainingsetindex: int = 0,
+                       frames: int = DEFAULT_CALIBRATION_FRAMES) -> list[Path]:
+    """Up to ``frames`` images of the shuffle's training split, evenly spaced (never the test split).
+
+    The test images stay out so that the int8 test error measures what it claims.
+    """
+    from posekit.dataset.training_set import TrainingSet
+
+    paths, _ = TrainingSet.read(config, shuffle, trainingsetindex).arrays("train")
+    if len(paths) > frames:
+        paths = [paths[i] for i in np.linspace(0, len(paths) - 1, frames).round().astype(int)]
+    return list(paths)
+
+
+class _ImageReader:
+    """ONNX Runtime ``CalibrationDataReader`` over image files, one frame per run, at its own size."""
+
+    def __init__(self, paths: Sequence[Path], input_name: str = "images") -> None:
+        self._paths = iter(paths)
+        self._input = input_name
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        from posekit.io.images import read_image
+
+        path = next(self._paths, None)
+        return None if path is None else {self._input: read_image(path)[None]}
+
+
+def _options(keep_float: Iterable[str], symmetric: bool, frames: int) -> dict[str, Any]:
+    keep = sorted(set(keep_float))
+    unknown = [k for k in keep if k not in _KEEP_FLOAT_CHOICES]
+    if unknown:
+        raise ValueError(f"keep_float may name {list(_KEEP_FLOAT_CHOICES)}, got {unknown}")
+    return {"keep_float": keep, "symmetric": bool(symmetric), "calibration_frames": int(frames)}
+
+
+_HEADS = ("part_pred_head_", "locref_head_")
+
+
+def _float_nodes(proto: Any, keep: Sequence[str]) -> list[str]:
+    """Names of the nodes left in float32: the decode, and what ``keep`` (``"conv1"``, ``"heads"``) names.
+
+    The decode (every node after the first head, the export's order) holds
+    ``Add`` and ``Mul`` of pixel coordinates: quantized, x and y would snap to
+    1/255 of the frame size.
+    """
+    wanted = (("conv1_",) if "conv1" in keep else ()) + (_HEADS if "heads" in keep else ())
+    names, decode = [], False
+    for node in proto.graph.node:
+        output = node.output[0] if node.output else ""
+        head = output.startswith(_HEADS)
+        decode = decode or head
+        if output.startswith(wanted) if wanted else False:
+            names.append(node.name)
+        elif decode and not head:
+            names.append(node.name)
+    return names
+
+
+def quantize_onnx_model(model: Any, images: Sequence[str | os.PathLike], *,
+                        keep_float: Iterable[str] = DEFAULT_KEEP_FLOAT, symmetric: bool = False,
+                        metadata: Mapping[str, str] | None = None) -> bytes:
+    """Statically quantize a posekit float32 ONNX export (QDQ, per-channel int8 weights).
+
+    Parameters
+    ----------
+    model
+        The float32 export: a ``.onnx`` path, its bytes or an ``onnx.ModelProto``.
+    images
+        Calibration images (RGB files), each run at its own size.
+    keep_float
+        Layers left in float32: ``"conv1"`` (the first convolution), ``"heads"``
+        (the two prediction heads).
+    symmetric
+        Symmetric activation ranges (int8, zero point 0) instead of asymmetric uint8.
+    metadata
+        ``metadata_props`` to set on the result (the export's are kept).
+
+    Returns
+    -------
+    bytes
+        The serialised int8 model.
+    """
+    import onnx
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    if not images:
+        raise ValueError("int8 calibration needs at least one training image; label frames and re-run "
+                         "create_training_dataset, or use precision='fp32'.")
+    if isinstance(model, bytes):
+        proto = onnx.load_from_string(model)
+    elif isinstance(model, (str, os.PathLike)):
+        proto = onnx.load(str(model))
+    else:
+        proto = model
+    keep = _options(keep_float, symmetric, len(images))["keep_float"]
+    props = {p.key: p.value for p in proto.metadata_props}
+    props.update(metadata or {})
+    with tempfile.TemporaryDirectory(prefix="posekit-int8-") as work:
+        prepared, out = Path(work) / "prepared.onnx", Path(work) / "int8.onnx"
+        # ONNX Runtime's recommended first step: shape inference and graph optimisation
+        # (the symbolic frame size stays symbolic)
+        quant_pre_process(proto, prepared)
+        quantize_static(
+            prepared, out, _ImageReader([Path(p) for p in images]),
+            quant_format=QuantFormat.QDQ, per_channel=True, reduce_range=False,
+            activation_type=QuantType.QInt8 if symmetric else QuantType.QUInt8,
+            weight_type=QuantType.QInt8, op_types_to_quantize=_QUANTIZED_OPS,
+            nodes_to_exclude=_float_nodes(proto, keep), calibrate_method=CalibrationMethod.MinMax,
+            # (the min/max calibrator keeps per-tensor minima and maxima, not activations:
+            # memory stays small however many frames; "CalibMaxIntermediateOutputs" would
+            # drop collected ranges in onnxruntime 1.32, so it is not used)
+            extra_options={"ActivationSymmetric": bool(symmetric)},
+        )
+        result = onnx.load(str(out))
+    del result.metadata_props[:]
+    onnx.helper.set_model_props(result, props)
+    return result.SerializeToString()
+
+
+def _read_metadata(path: Path) -> dict[str, str]:
+    import onnx
+
+    try:
+        return {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+    except Exception:  # noqa: BLE001 - a damaged cache is just rebuilt
+        return {}
+
+
+def cached_int8_export(
+    model: Any,
+    variables: Mapping[str, Any],
+    snapshot: str | os.PathLike,
+    images: Sequence[str | os.PathLike] | None = None,
+    *,
+    locref_stdev: float | None = None,
+    keep_float: Iterable[str] = DEFAULT_KEEP_FLOAT,
+    symmetric: bool = False,
+    force: bool = False,
+) -> Path | bytes:
+    """The int8 model of a snapshot: ``snapshot-<n>.int8.onnx``, quantized unless it is current.
+
+    Re-used when it is at least as new as the snapshot and its metadata
+    matches (the float32 export's, the snapshot's size and time, the int8
+    format version and the quantization settings); else the float32 export is
+    (re)made (:func:`~posekit.predict.onnx_export.cached_onnx_export`) and
+    quantized, calibrated on ``images``, and written atomically. A read-only
+    folder gives the model as bytes instead (with a warning).
+
+    Parameters
+    ----------
+    model, variables
+        The :class:`~posekit.model.pose_net.PoseNet` and its variables.
+    snapshot
+        The ``snapshot-<n>.msgpack`` file.
+    images
+        Calibration images (:func:`calibration_images`); only read when the
+        model is (re)built, which raises ValueError if it is empty or None.
+    locref_stdev, keep_float, symmetric
+        As for :func:`~posekit.predict.onnx_export.build_onnx_model` and
+        :func:`quantize_onnx_model`.
+    force
+        Rebuild even if the cache is current.
+
+    Returns
+    -------
+    pathlib.Path or bytes
+    """
+    from posekit.model.targets import LOCREF_STDEV
+    from posekit.predict.onnx_export import _snapshot_stamp, cache_is_valid, cached_onnx_export, export_metadata
+
+    snapshot = Path(snapshot)
+    locref_stdev = LOCREF_STDEV if locref_stdev is None else float(locref_stdev)
+    images = list(images or [])
+    options = _options(keep_float, symmetric, len(images))
+    cache = int8_cache_path(snapshot)
+    stamp = {**_snapshot_stamp(snapshot), "posekit.precision": "int8",
+             "posekit.int8_format": INT8_FORMAT_VERSION,
+             "posekit.int8_options": json.dumps({k: options[k] for k in ("keep_float", "symmetric")})}
+    expected = {**export_metadata(model, locref_stdev=locref_stdev), **stamp}
+    if not force and cache.is_file() and cache_is_valid(cache, snapshot, _read_metadata(cache), expected):
+        return cache
+    source = cached_onnx_export(model, variables, snapshot, locref_stdev=locref_stdev)
+    stamp["posekit.calibration_frames"] = str(len(images))
+    data = quantize_onnx_model(source, images, keep_float=options["keep_float"], symmetric=symmetric,
+                               metadata=stamp)
+    try:
+        from posekit.utils.atomic import atomic_path
+
+        with atomic_path(cache) as tmp:
+            tmp.write_bytes(data)
+    except OSError as exc:
+        warnings.warn(f"Could not cache the int8 model at '{cache}' ({exc}); using it from memory "
+                      "(it will be quantized again on the next load).", stacklevel=2)
+        return data
+    return cache
+
+
+def precision_backend(precision: str, backend: str = "auto", *, warn: bool = True) -> str:
+    """The backend that runs ``precision``: ``"auto"`` resolved, an impossible pair refused.
+
+    int8 runs only with ONNX Runtime and bf16 only with JAX (ONNX Runtime's
+    CPU provider has no bfloat16 convolution); fp32 keeps ``backend``. bf16 on
+    a CPU without AVX512-BF16 or AMX-BF16 warns that it is emulated (unless
+    ``warn`` is False).
+
+    Raises
+    ------
+    ValueError
+        A bad precision, or ``backend`` named explicitly but unable to run it.
+    ImportError
+        int8 without ``onnxruntime`` installed.
+    """
+    precision = parse_precision(precision)
+    if precision == "fp32":
+        return backend
+    needed = {"int8": "onnx", "bf16": "jax"}[precision]
+    if backend not in ("auto", needed):
+        raise ValueError(
+            f"precision={precision!r} runs with backend={needed!r} only, got backend={backend!r}: "
+            + ("int8 is an ONNX Runtime model." if precision == "int8" else
+               "ONNX Runtime's CPU provider has no bfloat16 convolution.")
+            + " Leave backend='auto'."
+        )
+    if needed == "onnx":
+        from posekit.predict.onnx_backend import onnxruntime_available
+
+        if not onnxruntime_available():
+            raise ImportError("precision='int8' needs onnx and onnxruntime: pip install onnx onnxruntime")
+        return needed
+    import jax
+
+    if warn and jax.default_backend() == "cpu" and bf16_cpu_support() is None:
+        warnings.warn(
+            "precision='bf16': this CPU has no native bfloat16 arithmetic (AVX512-BF16 or AMX-BF16), so "
+            "XLA emulates it and it runs slower than 'fp32'. Use 'fp32', or 'int8' for speed.",
+            stacklevel=3,
+        )
+    return needed
