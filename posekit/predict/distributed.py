@@ -165,6 +165,8 @@ class PredictorSpec:
         resolved on the worker: JAX where it has a GPU, ONNX Runtime on a CPU).
     scorer : str
         The scorer the client named the files after; the worker's network must match.
+    precision : str
+        ``"fp32"``, ``"int8"`` or ``"bf16"`` (:mod:`posekit.predict.quantize`).
     """
 
     config: str
@@ -174,6 +176,7 @@ class PredictorSpec:
     batch_size: int
     backend: str
     scorer: str
+    precision: str = "fp32"
 
 
 _predictors: OrderedDict[tuple, Predictor] = OrderedDict()
@@ -219,7 +222,7 @@ def worker_predictor(spec: PredictorSpec) -> Predictor:
     from posekit.predict.predictor import load_predictor
 
     snapshot = Path(spec.snapshot)
-    key = (str(snapshot), snapshot.stat().st_mtime_ns, spec.backend, spec.batch_size)
+    key = (str(snapshot), snapshot.stat().st_mtime_ns, spec.backend, spec.batch_size, spec.precision)
     with _predictors_lock:
         if key in _predictors:
             _predictors.move_to_end(key)
@@ -227,7 +230,8 @@ def worker_predictor(spec: PredictorSpec) -> Predictor:
         threads = worker_threads()
         t0 = time.perf_counter()
         predictor = load_predictor(spec.config, spec.shuffle, spec.trainingsetindex, snapshot=snapshot,
-                                   batch_size=spec.batch_size, backend=spec.backend, threads=threads)
+                                   batch_size=spec.batch_size, backend=spec.backend, threads=threads,
+                                   precision=spec.precision)
         _log_load(snapshot, predictor.backend, threads, time.perf_counter() - t0)
         if predictor.scorer != spec.scorer:
             raise RuntimeError(f"'{snapshot}' is scorer {predictor.scorer} on this worker, but the client planned "
@@ -547,6 +551,7 @@ def analyze_videos_on_cluster(
     chunk_frames: int = DEFAULT_CHUNK_FRAMES,
     backend: str = "auto",
     progress: ClusterProgress | None = None,
+    precision: str = "fp32",
 ) -> AnalysisResult:
     """:func:`~posekit.predict.analyze.analyze_videos` on a Dask cluster: same files, same skip rule.
 
@@ -567,6 +572,11 @@ def analyze_videos_on_cluster(
         Predictor backend on the workers (``"auto"``: each worker's own choice).
     progress
         Receives the run's progress (default: a tqdm bar).
+    precision
+        ``"fp32"``, ``"int8"`` or ``"bf16"``, as for the local run. With
+        ``"int8"`` the first worker to need it quantizes the snapshot (others may
+        at the same time; the atomic write keeps one) and later runs reuse the
+        ``snapshot-<n>.int8.onnx`` file.
 
     Returns
     -------
@@ -579,7 +589,7 @@ def analyze_videos_on_cluster(
         As the local run, before any task is submitted.
     """
     plan = plan_analysis(config, videos, videotype, shuffle, trainingsetindex, save_as_csv, batchsize,
-                         cropping, destfolder, overwrite)
+                         cropping, destfolder, overwrite, precision=precision)
     if progress is None:
         progress = ClusterProgress()
         progress.subscribe(_TqdmProgress())
@@ -632,7 +642,7 @@ def _run_tasks(client: Client, plan: AnalysisPlan, ranges: Mapping[Path, list[tu
     topic = f"posekit-analyze-{token}"
     model = plan.model
     spec = PredictorSpec(str(plan.project.config_path), plan.shuffle, plan.trainingsetindex, str(model.snapshot),
-                         model.batch_size, backend, model.scorer)
+                         model.batch_size, backend, model.scorer, plan.precision)
     client.subscribe_topic(topic, lambda event: progress.range_frames(
         Path(event[1]["video"]), event[1]["start"], event[1]["frames"]))
     futures = {}

@@ -79,6 +79,7 @@ def analyze_videos(
     overwrite: bool = False,
     client: Any = None,
     chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+    precision: str = "fp32",
 ) -> AnalysisResult:
     """Predict the pose in every frame of videos; write DeepLabCut's analysis files.
 
@@ -128,6 +129,11 @@ def analyze_videos(
         a notebook a widget shows the progress and the Dask dashboard link.
     chunk_frames
         With ``client``: most frames per task.
+    precision
+        ``"fp32"`` (default), ``"int8"`` (ONNX Runtime int8 model calibrated on the
+        training images, cached beside the snapshot) or ``"bf16"`` (JAX in
+        bfloat16); recorded in ``_meta.json``, with or without ``client`` (see
+        :func:`posekit.predict.analyze.analyze_videos`).
 
     Returns
     -------
@@ -147,12 +153,13 @@ def analyze_videos(
     args = (config, videos, _videotype(videotype, video_extensions), shuffle, trainingsetindex, save_as_csv,
             batchsize, cropping, destfolder, overwrite)
     if client is None:
-        return analyze(*args, dynamic=dynamic)
+        return analyze(*args, dynamic=dynamic, precision=precision)
     if dynamic_cropping is not None:
         # each Dask task starts a frame range without knowing where the animal was
         refuse("analyze_videos", "dynamic", dynamic,
                "dynamic cropping runs in this process only; drop client= or pass dynamic=(False, 0.5, 10).")
-    return analyze_videos_on_cluster(client, *args, chunk_frames=chunk_frames, progress=_cluster_progress())
+    return analyze_videos_on_cluster(client, *args, chunk_frames=chunk_frames, progress=_cluster_progress(),
+                                     precision=precision)
 
 
 def _cluster_progress() -> ClusterProgress | None:

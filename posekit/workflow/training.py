@@ -177,6 +177,7 @@ def evaluate_network(
     snapshots_to_evaluate: str | int | Sequence[int] | None = None,
     snapshots: str | int | Sequence[int] | None = None,
     batch_size: int | None = None,
+    precision: str = "fp32",
 ) -> EvaluationResult:
     """Train and test errors of trained snapshots, in pixels (DeepLabCut's signature).
 
@@ -208,6 +209,10 @@ def evaluate_network(
         list of indices; default config ``snapshotindex``.
     batch_size
         Images per network call.
+    precision
+        ``"fp32"`` (default), ``"int8"`` or ``"bf16"``: the errors of the network
+        computing at that precision, in files tagged with it (see
+        :func:`posekit.predict.evaluate.evaluate_network`).
 
     Returns
     -------
@@ -227,5 +232,5 @@ def evaluate_network(
     chosen = snapshots_to_evaluate if snapshots_to_evaluate is not None else snapshots
     shuffles = [Shuffles] if isinstance(Shuffles, int) else list(Shuffles)
     report = evaluate(config, shuffles, trainingsetindex, plotting, show_errors, comparisonbodyparts, rescale,
-                      chosen, batch_size)
+                      chosen, batch_size, precision)
     return EvaluationResult(report.table, report.evaluations)

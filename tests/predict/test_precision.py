@@ -144,3 +144,23 @@ def test_bf16_runs_jax_in_bfloat16(project, video):
     # bfloat16 keeps 8 mantissa bits: likelihoods within a few hundredths, and not equal
     np.testing.assert_allclose(got[..., 2], want[..., 2], atol=0.03)
     assert not np.array_equal(got[..., 2], want[..., 2])
+
+
+def test_cluster_run_takes_precision_and_caches_a_predictor_per_precision(project, video, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    from posekit.predict import distributed as cluster
+    from posekit.predict.results import read_metadata
+    from posekit.workflow.analysis import analyze_videos
+
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0",
+                                  worker_dashboard_address=None) as local, distributed.Client(local) as client:
+        result = analyze_videos(project, video, destfolder=tmp_path, client=client, precision="int8")
+    assert read_metadata(result.videos[0].paths.meta)["precision"] == "int8"
+    # the worker (in this process) cached the int8 predictor under a key naming the precision
+    mine = {key: p for key, p in cluster._predictors.items() if key[0].startswith(str(project.parent))}
+    assert [(key[-1], p.precision) for key, p in mine.items()] == [("int8", "int8")]
+    (int8,) = mine.values()
+    spec = cluster.PredictorSpec(str(project), 1, 0, str(int8.snapshot), int8.batch_size, "auto", result.scorer)
+    assert spec.precision == "fp32"
+    fp32 = cluster.worker_predictor(spec)  # another precision: another predictor
+    assert fp32.precision == "fp32" and cluster.worker_predictor(spec) is fp32 is not int8
