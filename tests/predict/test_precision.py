@@ -116,6 +116,10 @@ def test_analyze_and_evaluate_with_int8(project, video, tmp_path):
     like8 = read_poses(paths8.h5).xs("likelihood", axis=1, level="coords").to_numpy()
     assert like8.shape == like32.shape == (120, like8.shape[1])
     np.testing.assert_allclose(like8, like32, atol=0.02)
+    # with dynamic cropping too (windows of other sizes: the int8 graph keeps symbolic sizes)
+    crop = analyze_videos(project, video, destfolder=tmp_path / "dyn", precision="int8", dynamic=(True, 0.1, 40))
+    meta = read_metadata(crop.videos[0].paths.meta)
+    assert meta["precision"] == "int8" and meta["dynamic"][0] is True and meta["frames_cropped"] > 0
 
     fp32 = evaluate_network(project, show_errors=False)
     int8 = evaluate_network(project, show_errors=False, precision="int8")
