@@ -5,6 +5,7 @@ Usage::
     python benchmarks/bench_deeplabcut.py --dlc-python PATH [--rounds 2] [--batches 1 8]
                                           [--frames 200] [--short-frames 40] [--train-steps 8]
                                           [--skip-train] [--skip-analyze] [--keep DIR]
+                                          [--precision fp32 int8 bf16]
 
 ``PATH`` is a Python interpreter that has DeepLabCut 3.0.2 (PyTorch engine),
 for example a virtual environment made with::
@@ -33,7 +34,11 @@ drifts), and prints each round and the median ratios:
   short and the long video; frames/s = extra frames / extra seconds between
   the two (model loading and other per-call costs cancel) and, for the whole
   long call, frames / seconds; peak RSS. posekit uses its default backend
-  (ONNX Runtime on a CPU).
+  (ONNX Runtime on a CPU) at each ``--precision`` (default ``fp32``; ``int8``
+  quantizes the snapshot during the warm-up call, calibrated on the project's
+  16 labelled frames, so the timed calls use the cached int8 model; ``bf16``
+  runs JAX). Each precision is a tool of its own (``posekit:int8``) in the
+  table and in the ratios against DeepLabCut.
 
 Figures only, no assertions; a run takes about 20 minutes on 2 cores.
 """
@@ -92,7 +97,8 @@ def child_analyze(spec: dict) -> dict:
     for i, video in enumerate(spec["videos"]):
         t0 = time.perf_counter()
         analyze_videos(spec["config"], video, shuffle=2, batchsize=spec["batch"],
-                       destfolder=pathlib.Path(spec["outdir"]) / f"call{i}", overwrite=True)
+                       destfolder=pathlib.Path(spec["outdir"]) / f"call{i}", overwrite=True,
+                       precision=spec.get("precision", "fp32"))
         seconds.append(time.perf_counter() - t0)
     return {"seconds": seconds, "peak_rss_mb": _peak_rss_mb()}
 
@@ -153,20 +159,27 @@ def analyze_round(args: argparse.Namespace, made: dict, work: pathlib.Path, batc
     """One analysis measurement per tool at one batch size, ``first`` first."""
     videos = [made["videos"][k] for k in ("warmup", "short", "long")]
     out = {}
-    for tool in (first, "deeplabcut" if first == "posekit" else "posekit"):
-        outdir = str(work / f"out-{tool}-b{batch}-r{rnd}")
+    tools = [_posekit_tool(p) for p in args.precision]
+    for tool in (["deeplabcut", *tools] if first == "deeplabcut" else [*tools, "deeplabcut"]):
+        outdir = str(work / f"out-{tool.replace(':', '-')}-b{batch}-r{rnd}")
         if tool == "deeplabcut":
             r = _dlc_child(args.dlc_python, "analyze", made["configs"][tool], str(batch), outdir, *videos)
         else:
-            r = _posekit_child("analyze", {"config": made["configs"][tool], "batch": batch,
-                                           "outdir": outdir, "videos": videos})
+            precision = tool.partition(":")[2] or "fp32"
+            r = _posekit_child("analyze", {"config": made["configs"]["posekit"], "batch": batch,
+                                           "outdir": outdir, "videos": videos, "precision": precision})
         _, short_s, long_s = r["seconds"]
         r["fps"] = (args.frames - args.short_frames) / (long_s - short_s)
         r["whole_fps"] = args.frames / long_s
         out[tool] = r
-        print(f"  {tool:<11}{batch:>6}{r['fps']:>12.2f}{r['whole_fps']:>14.2f}{r['peak_rss_mb']:>14.0f}",
+        print(f"  {tool:<13}{batch:>6}{r['fps']:>12.2f}{r['whole_fps']:>14.2f}{r['peak_rss_mb']:>14.0f}",
               flush=True)
     return out
+
+
+def _posekit_tool(precision: str) -> str:
+    """The table's name of posekit at ``precision`` (``posekit`` for float32, else ``posekit:int8``)."""
+    return "posekit" if precision == "fp32" else f"posekit:{precision}"
 
 
 def _ratio_line(what: str, rounds: list[dict], key: str, tool: str = "posekit") -> str:
@@ -190,6 +203,8 @@ def main() -> None:
     parser.add_argument("--skip-train", action="store_true")
     parser.add_argument("--skip-analyze", action="store_true")
     parser.add_argument("--keep", default=None, help="work in this folder and keep it (default: a temp folder)")
+    parser.add_argument("--precision", nargs="+", choices=["fp32", "int8", "bf16"], default=["fp32"],
+                        help="posekit's analysis precision(s), each timed against DeepLabCut's float32")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -224,17 +239,21 @@ def main() -> None:
             print(f"\nanalyze_videos, resnet_50 output stride 16, 640x480; frames/s = "
                   f"{args.frames - args.short_frames} extra frames / extra seconds "
                   f"({args.frames}- vs {args.short_frames}-frame video); whole = the {args.frames}-frame call")
-            print(f"  {'tool':<11}{'batch':>6}{'frames/s':>12}{'whole f/s':>14}{'peak RSS MB':>14}", flush=True)
-            best = {"posekit": [], "deeplabcut": []}
+            print(f"  {'tool':<13}{'batch':>6}{'frames/s':>12}{'whole f/s':>14}{'peak RSS MB':>14}", flush=True)
+            tools = [_posekit_tool(p) for p in args.precision]
+            best = {tool: [] for tool in ["deeplabcut", *tools]}
             for batch in args.batches:
                 rounds = [analyze_round(args, made, work, batch, i, order[i % 2]) for i in range(args.rounds)]
-                summary += [_ratio_line(f"analysis batch {batch} frames/s", rounds, "fps"),
-                            _ratio_line(f"analysis batch {batch} peak RSS", rounds, "peak_rss_mb")]
+                for tool in tools:
+                    summary += [_ratio_line(f"analysis batch {batch} frames/s", rounds, "fps", tool),
+                                _ratio_line(f"analysis batch {batch} peak RSS", rounds, "peak_rss_mb", tool)]
                 for tool in best:
                     best[tool].append((statistics.median(r[tool]["fps"] for r in rounds), batch))
-            (pk_fps, pk_batch), (dlc_fps, dlc_batch) = max(best["posekit"]), max(best["deeplabcut"])
-            summary.append(f"analysis, each at its fastest batch: posekit {pk_fps:.2f} frames/s (batch {pk_batch}) / "
-                           f"DeepLabCut {dlc_fps:.2f} (batch {dlc_batch}) = {pk_fps / dlc_fps:.2f}x")
+            dlc_fps, dlc_batch = max(best["deeplabcut"])
+            for tool in tools:
+                pk_fps, pk_batch = max(best[tool])
+                summary.append(f"analysis, each at its fastest batch: {tool} {pk_fps:.2f} frames/s (batch {pk_batch}) "
+                               f"/ DeepLabCut {dlc_fps:.2f} (batch {dlc_batch}) = {pk_fps / dlc_fps:.2f}x")
         print(f"\nload average at the end {os.getloadavg()[0]:.1f}")
         print("\n".join(summary))
 

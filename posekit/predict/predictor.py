@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -110,9 +112,10 @@ class Predictor:
         ``"fp32"``, ``"int8"`` (ONNX Runtime, the ``snapshot-<n>.int8.onnx``
         model calibrated on ``calibration_images``) or ``"bf16"`` (JAX, the
         network computing in bfloat16); see :mod:`posekit.predict.quantize`.
-    calibration_images : list of Path
-        Training images the int8 model is calibrated on (read only when it is
-        (re)built).
+    calibration_images : callable or None
+        ``calibration_images(n)``: up to ``n`` training images to calibrate the
+        int8 model on (called only when it is (re)built; the settings are
+        pose_cfg keys, :func:`posekit.predict.quantize.int8_settings`).
     """
 
     model: Any
@@ -126,7 +129,7 @@ class Predictor:
     backend: str = "jax"
     threads: int | None = None
     precision: str = "fp32"
-    calibration_images: list[Path] = field(default_factory=list)
+    calibration_images: Callable[[int], list[Path]] | None = None
 
     def __post_init__(self) -> None:
         from posekit.predict.quantize import parse_precision, precision_backend
@@ -138,12 +141,15 @@ class Predictor:
         precision_backend(self.precision, self.backend, warn=False)  # an impossible pair raises
         if self.backend == "onnx":
             from posekit.predict.onnx_backend import OnnxPosePredictor
-            from posekit.predict.quantize import cached_int8_export
+            from posekit.predict.quantize import cached_int8_export, int8_settings
 
             if self.precision == "int8":
+                if self.calibration_images is None:
+                    raise ValueError("precision='int8' needs calibration_images (load_predictor sets it)")
+                settings = int8_settings(self.pose_cfg, self.snapshot.parent / "pose_cfg.yaml")
                 self._onnx = OnnxPosePredictor(
                     cached_int8_export(self.model, self.variables, self.snapshot, self.calibration_images,
-                                       locref_stdev=locref_stdev), threads=self.threads)
+                                       locref_stdev=locref_stdev, **settings), threads=self.threads)
                 return
             self._onnx = OnnxPosePredictor.from_snapshot(
                 self.model, self.variables, self.snapshot, locref_stdev=locref_stdev, threads=self.threads)
@@ -277,10 +283,7 @@ def load_predictor(
         "precision": precision,
     }
     if precision == "int8":
-        try:
-            fields["calibration_images"] = calibration_images(project, shuffle, trainingsetindex)
-        except FileNotFoundError:  # no training set here: fine while the cached int8 model is current
-            fields["calibration_images"] = []
+        fields["calibration_images"] = functools.partial(calibration_images, project, shuffle, trainingsetindex)
     chosen = resolve_backend(backend)
     if backend == "auto" and chosen == "onnx":
         try:

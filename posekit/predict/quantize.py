@@ -10,7 +10,10 @@
   so do the two prediction heads by default (see :data:`DEFAULT_KEEP_FLOAT`).
   The model is cached as ``snapshot-<n>.int8.onnx`` beside the snapshot and the
   float32 ``snapshot-<n>.onnx``, and rebuilt when the snapshot or the
-  quantization settings change (:func:`cached_int8_export`).
+  quantization settings change (:func:`cached_int8_export`). The settings are
+  optional keys of the shuffle's ``train/pose_cfg.yaml`` (:func:`int8_settings`):
+  ``int8_keep_float`` (default ``[heads]``; ``[]``, ``[conv1, heads]``),
+  ``int8_symmetric`` (default false) and ``int8_calibration_frames`` (default 32).
 * ``"bf16"``: ONNX Runtime's CPU provider has no bfloat16 convolution, so bf16
   runs with JAX/XLA and ``PoseNet(dtype=bfloat16)`` (mixed precision: float32
   outputs), as pose_cfg ``compute_dtype: bfloat16`` does. It is fast on GPUs;
@@ -24,7 +27,7 @@ import json
 import os
 import tempfile
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +42,7 @@ __all__ = [
     "cached_int8_export",
     "calibration_images",
     "int8_cache_path",
+    "int8_settings",
     "parse_precision",
     "precision_backend",
     "quantize_onnx_model",
@@ -124,12 +128,36 @@ class _ImageReader:
         return None if path is None else {self._input: read_image(path)[None]}
 
 
-def _options(keep_float: Iterable[str], symmetric: bool, frames: int) -> dict[str, Any]:
+def _keep_float(keep_float: Iterable[str]) -> list[str]:
     keep = sorted(set(keep_float))
     unknown = [k for k in keep if k not in _KEEP_FLOAT_CHOICES]
     if unknown:
         raise ValueError(f"keep_float may name {list(_KEEP_FLOAT_CHOICES)}, got {unknown}")
-    return {"keep_float": keep, "symmetric": bool(symmetric), "calibration_frames": int(frames)}
+    return keep
+
+
+def int8_settings(pose_cfg: Mapping[str, Any], where: str | os.PathLike = "pose_cfg.yaml") -> dict[str, Any]:
+    """The int8 quantization settings of a shuffle: ``keep_float``, ``symmetric``, ``calibration_frames``.
+
+    From the optional pose_cfg keys ``int8_keep_float`` (layers left in float32:
+    ``conv1``, ``heads``), ``int8_symmetric`` and ``int8_calibration_frames``.
+
+    Raises
+    ------
+    ValueError
+        A key of the wrong kind (the message names ``where`` and the key).
+    """
+    keep = pose_cfg.get("int8_keep_float", list(DEFAULT_KEEP_FLOAT))
+    symmetric = pose_cfg.get("int8_symmetric", False)
+    frames = pose_cfg.get("int8_calibration_frames", DEFAULT_CALIBRATION_FRAMES)
+    if not isinstance(keep, (list, tuple)) or any(k not in _KEEP_FLOAT_CHOICES for k in keep):
+        raise ValueError(f"'{where}': int8_keep_float must be a list drawn from {list(_KEEP_FLOAT_CHOICES)} "
+                         f"(e.g. [heads]), got {keep!r}.")
+    if not isinstance(symmetric, bool):
+        raise ValueError(f"'{where}': int8_symmetric must be true or false, got {symmetric!r}.")
+    if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1:
+        raise ValueError(f"'{where}': int8_calibration_frames must be a whole number >= 1, got {frames!r}.")
+    return {"keep_float": sorted(set(keep)), "symmetric": symmetric, "calibration_frames": frames}
 
 
 _HEADS = ("part_pred_head_", "locref_head_")
@@ -192,7 +220,7 @@ def quantize_onnx_model(model: Any, images: Sequence[str | os.PathLike], *,
         proto = onnx.load(str(model))
     else:
         proto = model
-    keep = _options(keep_float, symmetric, len(images))["keep_float"]
+    keep = _keep_float(keep_float)
     props = {p.key: p.value for p in proto.metadata_props}
     props.update(metadata or {})
     with tempfile.TemporaryDirectory(prefix="posekit-int8-") as work:
@@ -230,11 +258,12 @@ def cached_int8_export(
     model: Any,
     variables: Mapping[str, Any],
     snapshot: str | os.PathLike,
-    images: Sequence[str | os.PathLike] | None = None,
+    images: Callable[[int], Sequence[str | os.PathLike]],
     *,
     locref_stdev: float | None = None,
     keep_float: Iterable[str] = DEFAULT_KEEP_FLOAT,
     symmetric: bool = False,
+    calibration_frames: int = DEFAULT_CALIBRATION_FRAMES,
     force: bool = False,
 ) -> Path | bytes:
     """The int8 model of a snapshot: ``snapshot-<n>.int8.onnx``, quantized unless it is current.
@@ -253,11 +282,14 @@ def cached_int8_export(
     snapshot
         The ``snapshot-<n>.msgpack`` file.
     images
-        Calibration images (:func:`calibration_images`); only read when the
-        model is (re)built, which raises ValueError if it is empty or None.
+        ``images(calibration_frames)``: the calibration images (e.g.
+        :func:`calibration_images` of the shuffle), only called when the model
+        is (re)built; none raises ValueError.
     locref_stdev, keep_float, symmetric
         As for :func:`~posekit.predict.onnx_export.build_onnx_model` and
         :func:`quantize_onnx_model`.
+    calibration_frames
+        Most calibration images.
     force
         Rebuild even if the cache is current.
 
@@ -270,15 +302,15 @@ def cached_int8_export(
 
     snapshot = Path(snapshot)
     locref_stdev = LOCREF_STDEV if locref_stdev is None else float(locref_stdev)
-    images = list(images or [])
-    options = _options(keep_float, symmetric, len(images))
+    options = {"keep_float": _keep_float(keep_float), "symmetric": bool(symmetric),
+               "calibration_frames": int(calibration_frames)}
     cache = int8_cache_path(snapshot)
     stamp = {**_snapshot_stamp(snapshot), "posekit.precision": "int8",
-             "posekit.int8_format": INT8_FORMAT_VERSION,
-             "posekit.int8_options": json.dumps({k: options[k] for k in ("keep_float", "symmetric")})}
+             "posekit.int8_format": INT8_FORMAT_VERSION, "posekit.int8_options": json.dumps(options)}
     expected = {**export_metadata(model, locref_stdev=locref_stdev), **stamp}
     if not force and cache.is_file() and cache_is_valid(cache, snapshot, _read_metadata(cache), expected):
         return cache
+    images = list(images(options["calibration_frames"]))
     source = cached_onnx_export(model, variables, snapshot, locref_stdev=locref_stdev)
     stamp["posekit.calibration_frames"] = str(len(images))
     data = quantize_onnx_model(source, images, keep_float=options["keep_float"], symmetric=symmetric,

@@ -100,6 +100,20 @@ def test_int8_built_once_reused_and_rebuilt_with_the_snapshot(project, video, mo
     load_predictor(project, batch_size=4, precision="int8")
     assert cache.stat().st_mtime_ns > mtime
 
+    # ... or the shuffle's int8 settings (pose_cfg.yaml): here the heads quantized too
+    pose_cfg = int8.snapshot.parent / "pose_cfg.yaml"
+    text = pose_cfg.read_text()
+    pose_cfg.write_text(text + "int8_keep_float: []\nint8_calibration_frames: 2\n")
+    load_predictor(project, batch_size=4, precision="int8")
+    proto = onnx.load(str(cache))
+    meta = {p.key: p.value for p in proto.metadata_props}
+    assert meta["posekit.calibration_frames"] == "2"
+    heads = [t for t in proto.graph.initializer if t.data_type == onnx.TensorProto.INT8 and len(t.dims) == 4]
+    assert len(heads) == len(int8_weights) + 2
+    pose_cfg.write_text(text + "int8_keep_float: heads\n")
+    with pytest.raises(ValueError, match=r"pose_cfg\.yaml': int8_keep_float must be a list"):
+        load_predictor(project, batch_size=4, precision="int8")
+
 
 def test_analyze_and_evaluate_with_int8(project, video, tmp_path):
     from posekit.predict.analyze import analyze_videos
