@@ -351,6 +351,7 @@ def _precision_suffix(precision: str) -> str:
 def _evaluate_snapshot(project, training_set, shuffle, tsi, fraction, iteration, snapshot,
                        folder, parts, rescale, plotting, batch_size, precision) -> SnapshotEvaluation:
     from posekit.predict.predictor import load_predictor
+    from posekit.predict.quantize import int8_cache_path
 
     cfg = project.cfg
     images, human = training_set.labels.to_array()
@@ -370,7 +371,10 @@ def _evaluate_snapshot(project, training_set, shuffle, tsi, fraction, iteration,
     predicted = None
     # DeepLabCut reuses existing predictions; posekit also checks they are newer than the
     # snapshot (a retrained shuffle can write a snapshot with the same iteration again)
-    if h5.is_file() and h5.stat().st_mtime_ns >= Path(snapshot).stat().st_mtime_ns:
+    # and than the int8 model (re-quantized when its pose_cfg settings change)
+    network = [Path(snapshot)] + ([int8_cache_path(snapshot)] if precision == "int8" else [])
+    newest = max(p.stat().st_mtime_ns for p in network if p.is_file())
+    if h5.is_file() and h5.stat().st_mtime_ns >= newest:
         try:
             old = read_poses(h5)
             poses, old_parts, _ = poses_from_dataframe(old)

@@ -147,6 +147,14 @@ def test_analyze_and_evaluate_with_int8(project, video, tmp_path):
     assert f"{round(e32.test_error, 2)}" in combined
     # same labelled images, errors of the same size (flat maps: cells may jump, see above)
     assert np.isfinite(e8.test_error) and abs(e8.train_error - e32.train_error) < 0.5 * e32.train_error
+    # predictions are reused while the int8 model is unchanged, redone once it is re-quantized
+    done = e8.predictions_file.stat().st_mtime_ns
+    evaluate_network(project, show_errors=False, precision="int8")
+    assert e8.predictions_file.stat().st_mtime_ns == done
+    (pose_cfg,) = project.parent.glob("dlc-models/**/train/pose_cfg.yaml")
+    pose_cfg.write_text(pose_cfg.read_text() + "int8_symmetric: true\n")
+    evaluate_network(project, show_errors=False, precision="int8")
+    assert e8.predictions_file.stat().st_mtime_ns > done
 
 
 def test_bf16_runs_jax_in_bfloat16(project, video):
