@@ -11,6 +11,7 @@ the joints whose argmax cell stays the same.
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 import onnx
@@ -190,3 +191,27 @@ def test_cluster_run_takes_precision_and_caches_a_predictor_per_precision(projec
     assert spec.precision == "fp32"
     fp32 = cluster.worker_predictor(spec)  # another precision: another predictor
     assert fp32.precision == "fp32" and cluster.worker_predictor(spec) is fp32 is not int8
+
+
+def test_bf16_says_where_the_cpu_lacks_native_support(tmp_path, monkeypatch):
+    import jax
+
+    import posekit.predict.quantize as quantize
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("flags\t\t: fpu sse2 avx2 avx512f avx512_vnni\n")
+    assert quantize.bf16_cpu_support(cpuinfo) is None
+    cpuinfo.write_text("flags\t\t: fpu avx512f avx512_bf16 amx_bf16 amx_tile\n")
+    assert quantize.bf16_cpu_support(cpuinfo) == "amx_bf16,avx512_bf16"
+    assert quantize.bf16_cpu_support(tmp_path / "missing") is None
+
+    monkeypatch.setattr(quantize, "bf16_cpu_support", lambda: None)
+    if jax.default_backend() == "cpu":
+        with pytest.warns(UserWarning, match="no native bfloat16 arithmetic"):
+            assert quantize.precision_backend("bf16") == "jax"
+    monkeypatch.setattr(quantize, "bf16_cpu_support", lambda: "amx_bf16")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert quantize.precision_backend("bf16") == "jax"
+        assert quantize.precision_backend("int8") == "onnx"
+        assert quantize.precision_backend("fp32", "jax") == "jax"
