@@ -34,8 +34,10 @@ heads in float32), ``int8-sym`` (symmetric activations), ``int8-cal128``
 * ``evaluate_network``'s train and test errors (px, DeepLabCut's "RMSE": mean
   distance to the human labels) and the test error's change from float32;
 * the largest per-frame deviation from float32's analysis of the video (px,
-  the worst body part), its 99th percentile, and the same over body parts
-  that both analyses put above ``pcutoff``.
+  the worst body part), its 99th percentile, the mean over frames and body
+  parts, and the largest over body parts that both analyses put above
+  ``pcutoff``;
+* on the demo's synthetic video, the mean error against the exact keypoints.
 
 Every figure names the CPU and its measured float32 peak (cpu_peak.py). Speed
 figures are meaningless while another CPU-bound job runs: the script says so
@@ -169,14 +171,18 @@ def _deviation(ref, other, pcutoff: float) -> dict:
     worst_conf = np.nanmax(np.where(np.isnan(confident), -np.inf, confident), axis=1)
     worst_conf = worst_conf[np.isfinite(worst_conf)]
     return {"max_px": float(worst.max()), "p99_px": float(np.percentile(worst, 99)),
+            "mean_px": float(dist.mean()), "median_px": float(np.median(dist)),
             "frames_over_1px": float((worst > 1).mean()),
             "confident_max_px": float(worst_conf.max()) if worst_conf.size else None,
             "confident_p99_px": float(np.percentile(worst_conf, 99)) if worst_conf.size else None}
 
 
 def measure(config: pathlib.Path, video: pathlib.Path, variants: list[str], args, out: pathlib.Path,
-            accuracy: bool = True) -> dict:
+            accuracy: bool = True, demo: bool = False) -> dict:
     """Speed, errors and deviation of each variant on one network (see the module docstring)."""
+    import numpy as np
+
+    from posekit.datasets import synthetic_keypoints
     from posekit.predict.analyze import analyze_videos
     from posekit.predict.evaluate import evaluate_network
     from posekit.predict.results import find_analysis_file, poses_from_dataframe, read_poses
@@ -215,11 +221,14 @@ def measure(config: pathlib.Path, video: pathlib.Path, variants: list[str], args
             scorer_poses[variant], _, _ = poses_from_dataframe(read_poses(h5))
         n = len(scorer_poses[variants[0]])
         pcutoff = PlotStyle.from_config(Project.open(config).cfg).pcutoff
+        truth = synthetic_keypoints(n) if demo else None  # the demo video's exact keypoints (320x240)
         for variant in variants:
             r = results[variant]
             r["fps"] = n / statistics.median(r["seconds"])
             if accuracy and "fp32" in results:  # random weights: saturated outputs, no meaning
                 r["deviation"] = _deviation(scorer_poses["fp32"], scorer_poses[variant], pcutoff)
+            if accuracy and truth is not None:
+                r["video_error_px"] = float(np.linalg.norm(scorer_poses[variant][..., :2] - truth, axis=-1).mean())
             if accuracy:
                 precision, keys = VARIANTS[variant]
                 _set_int8_keys(pose_cfg, original, keys)
@@ -235,7 +244,7 @@ def report(name: str, measured: dict) -> None:
     ref = rows.get("fp32")
     print(f"\n{name}: {measured['frames']} frames")
     print(f"  {'variant':<12}{'frames/s':>10}{'x fp32':>8}{'train px':>10}{'test px':>9}{'d test':>8}"
-          f"{'max dev':>9}{'p99 dev':>9}{'conf max':>10}")
+          f"{'max dev':>9}{'p99 dev':>9}{'mean dev':>9}{'conf max':>10}{'video err':>10}")
     for variant, r in rows.items():
         dev = r.get("deviation", {})
         test = r.get("test_error_px")
@@ -246,7 +255,8 @@ def report(name: str, measured: dict) -> None:
         print(f"  {variant:<12}{fmt(r['fps'], 10)}{fmt(r['fps'] / ref['fps'] if ref else None, 8)}"
               f"{fmt(r.get('train_error_px'), 10)}{fmt(test, 9)}"
               f"{fmt(test - ref['test_error_px'] if ref and test is not None and 'test_error_px' in ref else None, 8)}"
-              f"{fmt(dev.get('max_px'), 9)}{fmt(dev.get('p99_px'), 9)}{fmt(dev.get('confident_max_px'), 10)}")
+              f"{fmt(dev.get('max_px'), 9)}{fmt(dev.get('p99_px'), 9)}{fmt(dev.get('mean_px'), 9)}"
+              f"{fmt(dev.get('confident_max_px'), 10)}{fmt(r.get('video_error_px'), 10)}")
 
 
 def main() -> None:
@@ -283,7 +293,7 @@ def main() -> None:
     result = {**cpu, "contended": bool(others or contended()), "batch": args.batch, "rounds": args.rounds}
     name = f"network of {config}"
     result["network"] = {"config": str(config), **measure(config, video, list(args.variants), args,
-                                                           out / "network")}
+                                                           out / "network", demo=args.config is None)}
     report(name, result["network"])
     if args.resnet50:
         r50 = resnet50_project(args.work, args.r50_frames)
