@@ -311,6 +311,9 @@ def cached_int8_export(
     if not force and cache.is_file() and cache_is_valid(cache, snapshot, _read_metadata(cache), expected):
         return cache
     images = list(images(options["calibration_frames"]))
+    # a ResNet-50 takes tens of seconds to calibrate on a laptop: say why the first call waits
+    print(f"Quantizing '{snapshot.name}' to int8, calibrated on {len(images)} training image(s); "
+          f"once, cached as '{cache.name}'.", flush=True)
     source = cached_onnx_export(model, variables, snapshot, locref_stdev=locref_stdev)
     stamp["posekit.calibration_frames"] = str(len(images))
     data = quantize_onnx_model(source, images, keep_float=options["keep_float"], symmetric=symmetric,
