@@ -16,9 +16,11 @@
   ``int8_symmetric`` (default false) and ``int8_calibration_frames`` (default 32).
 * ``"bf16"``: ONNX Runtime's CPU provider has no bfloat16 convolution, so bf16
   runs with JAX/XLA and ``PoseNet(dtype=bfloat16)`` (mixed precision: float32
-  outputs), as pose_cfg ``compute_dtype: bfloat16`` does. It is fast on GPUs;
-  on a CPU without AVX512-BF16 or AMX-BF16 XLA emulates it (slower than
-  float32, with a warning, :func:`bf16_cpu_support`).
+  outputs), as pose_cfg ``compute_dtype: bfloat16`` does. It is for GPUs: on
+  a CPU it warns, as XLA's CPU convolutions gained nothing from bfloat16 even
+  on a Xeon with AMX-BF16 and AVX512-BF16 (also with the oneDNN XLA flags), and
+  a CPU without them emulates it, slower than float32
+  (:func:`bf16_cpu_support`). For CPU speed use int8.
 """
 
 from __future__ import annotations
@@ -335,8 +337,8 @@ def precision_backend(precision: str, backend: str = "auto", *, warn: bool = Tru
 
     int8 runs only with ONNX Runtime and bf16 only with JAX (ONNX Runtime's
     CPU provider has no bfloat16 convolution); fp32 keeps ``backend``. bf16 on
-    a CPU without AVX512-BF16 or AMX-BF16 warns that it is emulated (unless
-    ``warn`` is False).
+    a CPU warns that it brings no speed there (emulated without AVX512-BF16 or
+    AMX-BF16), unless ``warn`` is False.
 
     Raises
     ------
@@ -364,10 +366,12 @@ def precision_backend(precision: str, backend: str = "auto", *, warn: bool = Tru
         return needed
     import jax
 
-    if warn and jax.default_backend() == "cpu" and bf16_cpu_support() is None:
-        warnings.warn(
-            "precision='bf16': this CPU has no native bfloat16 arithmetic (AVX512-BF16 or AMX-BF16), so "
-            "XLA emulates it and it runs slower than 'fp32'. Use 'fp32', or 'int8' for speed.",
-            stacklevel=3,
-        )
+    if warn and jax.default_backend() == "cpu":
+        native = bf16_cpu_support()
+        why = (f"this CPU has {native}, but XLA's CPU convolutions gain nothing from bfloat16 (measured no "
+               "faster than float32 on an AMX-BF16 Xeon)" if native else
+               "this CPU has no native bfloat16 arithmetic (AVX512-BF16 or AMX-BF16), so XLA emulates it and "
+               "it runs slower than 'fp32'")
+        warnings.warn(f"precision='bf16' on the CPU: {why}. bf16 is for GPUs; on a CPU use 'int8' for speed.",
+                      stacklevel=3)
     return needed

@@ -10,6 +10,7 @@ the joints whose argmax cell stays the same.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 
@@ -159,11 +160,14 @@ def test_analyze_and_evaluate_with_int8(project, video, tmp_path):
 
 
 def test_bf16_runs_jax_in_bfloat16(project, video):
+    import jax
     import jax.numpy as jnp
 
     frames = _frames(video, (0, 60))
     fp32 = load_predictor(project, batch_size=2, backend="jax")
-    bf16 = load_predictor(project, batch_size=2, precision="bf16")
+    with pytest.warns(UserWarning, match="precision='bf16' on the CPU") if jax.default_backend() == "cpu" \
+            else contextlib.nullcontext():
+        bf16 = load_predictor(project, batch_size=2, precision="bf16")
     assert (bf16.backend, bf16.model.dtype) == ("jax", jnp.bfloat16)
     assert fp32.model.dtype == jnp.float32
     want, got = fp32.predict(frames), bf16.predict(frames)
@@ -193,7 +197,7 @@ def test_cluster_run_takes_precision_and_caches_a_predictor_per_precision(projec
     assert fp32.precision == "fp32" and cluster.worker_predictor(spec) is fp32 is not int8
 
 
-def test_bf16_says_where_the_cpu_lacks_native_support(tmp_path, monkeypatch):
+def test_bf16_says_it_brings_no_cpu_speed(tmp_path, monkeypatch):
     import jax
 
     import posekit.predict.quantize as quantize
@@ -205,13 +209,16 @@ def test_bf16_says_where_the_cpu_lacks_native_support(tmp_path, monkeypatch):
     assert quantize.bf16_cpu_support(cpuinfo) == "amx_bf16,avx512_bf16"
     assert quantize.bf16_cpu_support(tmp_path / "missing") is None
 
-    monkeypatch.setattr(quantize, "bf16_cpu_support", lambda: None)
-    if jax.default_backend() == "cpu":
-        with pytest.warns(UserWarning, match="no native bfloat16 arithmetic"):
+    on_cpu = jax.default_backend() == "cpu"
+    for native, says in ((None, "no native bfloat16 arithmetic"), ("amx_bf16", "has amx_bf16, but XLA")):
+        monkeypatch.setattr(quantize, "bf16_cpu_support", lambda native=native: native)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             assert quantize.precision_backend("bf16") == "jax"
-    monkeypatch.setattr(quantize, "bf16_cpu_support", lambda: "amx_bf16")
+        assert [str(w.message) for w in caught if says in str(w.message)] == ([str(caught[0].message)] if on_cpu
+                                                                            else [])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert quantize.precision_backend("bf16") == "jax"
+        assert quantize.precision_backend("bf16", warn=False) == "jax"
         assert quantize.precision_backend("int8") == "onnx"
         assert quantize.precision_backend("fp32", "jax") == "jax"
