@@ -8,6 +8,9 @@
   convolutions, additions and max-pool of the backbone run in int8 (VNNI /
   AMX-INT8 where the CPU has them); the argmax decode always stays float32, and
   so do the two prediction heads by default (see :data:`DEFAULT_KEEP_FLOAT`).
+  A CPU without int8 dot-product instructions (x86 before VNNI, i.e. AVX2
+  only) gets a warning: less speed, and uint8 x int8 products that can
+  saturate (:func:`int8_cpu_support`).
   The model is cached as ``snapshot-<n>.int8.onnx`` beside the snapshot and the
   float32 ``snapshot-<n>.onnx``, and rebuilt when the snapshot or the
   quantization settings change (:func:`cached_int8_export`). The settings are
@@ -44,6 +47,7 @@ __all__ = [
     "cached_int8_export",
     "calibration_images",
     "int8_cache_path",
+    "int8_cpu_support",
     "int8_settings",
     "parse_precision",
     "precision_backend",
@@ -84,17 +88,32 @@ def parse_precision(precision: str) -> str:
     return value
 
 
+def _cpu_flags(names: Sequence[str], cpuinfo: str | os.PathLike) -> list[str] | None:
+    """Which of ``names`` the CPU flags list (None: no ``/proc/cpuinfo``, not Linux)."""
+    try:
+        flags = set(Path(cpuinfo).read_text(errors="replace").split())
+    except OSError:
+        return None
+    return [f for f in names if f in flags]
+
+
 def bf16_cpu_support(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> str | None:
     """The CPU's native bfloat16 instruction sets (``"amx_bf16"``, ``"avx512_bf16"``), or None.
 
     None also where it cannot be told (no ``/proc/cpuinfo``: not Linux).
     """
-    try:
-        flags = Path(cpuinfo).read_text(errors="replace").split()
-    except OSError:
-        return None
-    found = [f for f in ("amx_bf16", "avx512_bf16") if f in flags]
-    return ",".join(found) or None
+    return ",".join(_cpu_flags(("amx_bf16", "avx512_bf16"), cpuinfo) or []) or None
+
+
+def int8_cpu_support(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> str | None:
+    """The CPU's int8 dot-product instruction sets, ``""`` if it has none, None if it cannot be told.
+
+    x86: ``amx_int8``, ``avx512_vnni``, ``avx_vnni``; ARM: ``i8mm``, ``asimddp``.
+    Without them ONNX Runtime's int8 convolutions are slower, and on AVX2 its
+    uint8 x int8 products can saturate (a larger accuracy cost).
+    """
+    found = _cpu_flags(("amx_int8", "avx512_vnni", "avx_vnni", "i8mm", "asimddp"), cpuinfo)
+    return None if found is None else ",".join(found)
 
 
 def int8_cache_path(snapshot: str | os.PathLike) -> Path:
@@ -363,6 +382,11 @@ def precision_backend(precision: str, backend: str = "auto", *, warn: bool = Tru
 
         if not onnxruntime_available():
             raise ImportError("precision='int8' needs onnx and onnxruntime: pip install onnx onnxruntime")
+        if warn and int8_cpu_support() == "":
+            warnings.warn(
+                "precision='int8': this CPU has no int8 dot-product instructions (VNNI, AMX-INT8, ARM "
+                "dot product), so int8 gains less speed and its uint8 x int8 products can saturate (AVX2). "
+                "Check its cost with evaluate_network(..., precision='int8') against 'fp32'.", stacklevel=3)
         return needed
     import jax
 

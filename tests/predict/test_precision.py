@@ -197,7 +197,7 @@ def test_cluster_run_takes_precision_and_caches_a_predictor_per_precision(projec
     assert fp32.precision == "fp32" and cluster.worker_predictor(spec) is fp32 is not int8
 
 
-def test_bf16_says_it_brings_no_cpu_speed(tmp_path, monkeypatch):
+def test_reduced_precision_says_what_the_cpu_lacks(tmp_path, monkeypatch):
     import jax
 
     import posekit.predict.quantize as quantize
@@ -208,6 +208,14 @@ def test_bf16_says_it_brings_no_cpu_speed(tmp_path, monkeypatch):
     cpuinfo.write_text("flags\t\t: fpu avx512f avx512_bf16 amx_bf16 amx_tile\n")
     assert quantize.bf16_cpu_support(cpuinfo) == "amx_bf16,avx512_bf16"
     assert quantize.bf16_cpu_support(tmp_path / "missing") is None
+    assert quantize.int8_cpu_support(cpuinfo) == ""
+    cpuinfo.write_text("flags\t\t: fpu sse2 avx2 avx512f avx512_vnni\n")
+    assert quantize.int8_cpu_support(cpuinfo) == "avx512_vnni"
+    assert quantize.int8_cpu_support(tmp_path / "missing") is None
+    monkeypatch.setattr(quantize, "int8_cpu_support", lambda: "")
+    with pytest.warns(UserWarning, match="no int8 dot-product instructions"):
+        assert quantize.precision_backend("int8") == "onnx"
+    monkeypatch.setattr(quantize, "int8_cpu_support", lambda: "avx512_vnni")
 
     on_cpu = jax.default_backend() == "cpu"
     for native, says in ((None, "no native bfloat16 arithmetic"), ("amx_bf16", "has amx_bf16, but XLA")):
