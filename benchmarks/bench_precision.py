@@ -3,7 +3,8 @@
 Usage::
 
     python benchmarks/bench_precision.py [--config CONFIG] [--work DIR] [--frames 300] [--maxiters 300]
-                                         [--variants fp32 fp32-jax int8 int8-all int8-conv1 int8-sym int8-cal128 bf16]
+                                         [--variants fp32 fp32-jax int8 int8-all int8-conv1 int8-sym int8-cal128
+                                                     int8-mean bf16]
                                          [--batch 8] [--rounds 3] [--resnet50 [--r50-frames 100]] [--smoke]
 
 The network (issue 18's "trained network"):
@@ -25,7 +26,8 @@ defaults: heads in float32, asymmetric uint8 activations, 32 calibration
 frames) and the attempts the issue lists when int8 costs too much:
 ``int8-all`` (heads quantized too), ``int8-conv1`` (first convolution and
 heads in float32), ``int8-sym`` (symmetric activations), ``int8-cal128``
-(128 calibration frames). Figures:
+(128 calibration frames), ``int8-mean`` (ranges: the mean of each frame's
+min/max instead of the extremes over all frames). Figures:
 
 * frames/s of ``analyze_videos`` on the video, end to end (decode, network,
   files; the network is loaded, compiled and quantized by an untimed warm-up
@@ -70,6 +72,7 @@ VARIANTS = {
     "int8-conv1": ("int8", {"int8_keep_float": ["conv1", "heads"]}),
     "int8-sym": ("int8", {"int8_symmetric": True}),
     "int8-cal128": ("int8", {"int8_calibration_frames": 128}),
+    "int8-mean": ("int8", {"int8_calibration": "mean_minmax"}),
 }
 
 
@@ -267,7 +270,7 @@ def main() -> None:
     parser.add_argument("--maxiters", type=int, default=300, help="the demo network's training iterations")
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS),
                         default=["fp32", "fp32-jax", "int8", "int8-all", "int8-conv1", "int8-sym", "int8-cal128",
-                                 "bf16"])
+                                 "int8-mean", "bf16"])
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--resnet50", action="store_true", help="also time a random-weight ResNet-50, 640x480")

@@ -16,7 +16,10 @@
   quantization settings change (:func:`cached_int8_export`). The settings are
   optional keys of the shuffle's ``train/pose_cfg.yaml`` (:func:`int8_settings`):
   ``int8_keep_float`` (default ``[heads]``; ``[]``, ``[conv1, heads]``),
-  ``int8_symmetric`` (default false) and ``int8_calibration_frames`` (default 32).
+  ``int8_symmetric`` (default false), ``int8_calibration_frames`` (default 32)
+  and ``int8_calibration`` (``minmax``, the default: each tensor's range over
+  all calibration frames; ``mean_minmax``: the mean of each frame's range,
+  which clips rare extremes).
 * ``"bf16"``: ONNX Runtime's CPU provider has no bfloat16 convolution, so bf16
   runs with JAX/XLA and ``PoseNet(dtype=bfloat16)`` (mixed precision: float32
   outputs), as pose_cfg ``compute_dtype: bfloat16`` does. It is for GPUs: on
@@ -67,6 +70,7 @@ DEFAULT_CALIBRATION_FRAMES = 32
 #: float32, +0.21 px with them quantized; mean deviation on its video 0.60 vs 0.70 px).
 DEFAULT_KEEP_FLOAT: tuple[str, ...] = ("heads",)
 _KEEP_FLOAT_CHOICES = ("conv1", "heads")
+_CALIBRATIONS = ("minmax", "mean_minmax")
 # Op types quantized; the decode's own Add/Mul nodes are excluded by name (_float_nodes).
 _QUANTIZED_OPS = ["Conv", "ConvTranspose", "Add", "MaxPool", "Relu"]
 
@@ -160,10 +164,11 @@ def _keep_float(keep_float: Iterable[str]) -> list[str]:
 
 
 def int8_settings(pose_cfg: Mapping[str, Any], where: str | os.PathLike = "pose_cfg.yaml") -> dict[str, Any]:
-    """The int8 quantization settings of a shuffle: ``keep_float``, ``symmetric``, ``calibration_frames``.
+    """The int8 settings of a shuffle: ``keep_float``, ``symmetric``, ``calibration_frames``, ``calibration``.
 
     From the optional pose_cfg keys ``int8_keep_float`` (layers left in float32:
-    ``conv1``, ``heads``), ``int8_symmetric`` and ``int8_calibration_frames``.
+    ``conv1``, ``heads``), ``int8_symmetric``, ``int8_calibration_frames`` and
+    ``int8_calibration`` (``minmax`` or ``mean_minmax``; see the module docstring).
 
     Raises
     ------
@@ -173,6 +178,9 @@ def int8_settings(pose_cfg: Mapping[str, Any], where: str | os.PathLike = "pose_
     keep = pose_cfg.get("int8_keep_float", list(DEFAULT_KEEP_FLOAT))
     symmetric = pose_cfg.get("int8_symmetric", False)
     frames = pose_cfg.get("int8_calibration_frames", DEFAULT_CALIBRATION_FRAMES)
+    calibration = pose_cfg.get("int8_calibration", "minmax")
+    if calibration not in _CALIBRATIONS:
+        raise ValueError(f"'{where}': int8_calibration must be one of {list(_CALIBRATIONS)}, got {calibration!r}.")
     if not isinstance(keep, (list, tuple)) or any(k not in _KEEP_FLOAT_CHOICES for k in keep):
         raise ValueError(f"'{where}': int8_keep_float must be a list drawn from {list(_KEEP_FLOAT_CHOICES)} "
                          f"(e.g. [heads]), got {keep!r}.")
@@ -180,7 +188,8 @@ def int8_settings(pose_cfg: Mapping[str, Any], where: str | os.PathLike = "pose_
         raise ValueError(f"'{where}': int8_symmetric must be true or false, got {symmetric!r}.")
     if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1:
         raise ValueError(f"'{where}': int8_calibration_frames must be a whole number >= 1, got {frames!r}.")
-    return {"keep_float": sorted(set(keep)), "symmetric": symmetric, "calibration_frames": frames}
+    return {"keep_float": sorted(set(keep)), "symmetric": symmetric, "calibration_frames": frames,
+            "calibration": calibration}
 
 
 _HEADS = ("part_pred_head_", "locref_head_")
@@ -208,7 +217,7 @@ def _float_nodes(proto: Any, keep: Sequence[str]) -> list[str]:
 
 def quantize_onnx_model(model: Any, images: Sequence[str | os.PathLike], *,
                         keep_float: Iterable[str] = DEFAULT_KEEP_FLOAT, symmetric: bool = False,
-                        metadata: Mapping[str, str] | None = None) -> bytes:
+                        calibration: str = "minmax", metadata: Mapping[str, str] | None = None) -> bytes:
     """Statically quantize a posekit float32 ONNX export (QDQ, per-channel int8 weights).
 
     Parameters
@@ -222,6 +231,9 @@ def quantize_onnx_model(model: Any, images: Sequence[str | os.PathLike], *,
         (the two prediction heads).
     symmetric
         Symmetric activation ranges (int8, zero point 0) instead of asymmetric uint8.
+    calibration
+        ``"minmax"``: each tensor's range over all frames; ``"mean_minmax"``:
+        the mean over frames of each frame's range (rare extremes clipped).
     metadata
         ``metadata_props`` to set on the result (the export's are kept).
 
@@ -244,6 +256,8 @@ def quantize_onnx_model(model: Any, images: Sequence[str | os.PathLike], *,
     else:
         proto = model
     keep = _keep_float(keep_float)
+    if calibration not in _CALIBRATIONS:
+        raise ValueError(f"calibration must be one of {list(_CALIBRATIONS)}, got {calibration!r}")
     props = {p.key: p.value for p in proto.metadata_props}
     props.update(metadata or {})
     with tempfile.TemporaryDirectory(prefix="posekit-int8-") as work:
@@ -260,7 +274,10 @@ def quantize_onnx_model(model: Any, images: Sequence[str | os.PathLike], *,
             # (the min/max calibrator keeps per-tensor minima and maxima, not activations:
             # memory stays small however many frames; "CalibMaxIntermediateOutputs" would
             # drop collected ranges in onnxruntime 1.32, so it is not used)
-            extra_options={"ActivationSymmetric": bool(symmetric)},
+            extra_options={"ActivationSymmetric": bool(symmetric),
+                           # with every frame's ranges collected at once, onnxruntime's
+                           # "moving average" is their mean over the frames
+                           "CalibMovingAverage": calibration == "mean_minmax"},
         )
         result = onnx.load(str(out))
     del result.metadata_props[:]
@@ -287,6 +304,7 @@ def cached_int8_export(
     keep_float: Iterable[str] = DEFAULT_KEEP_FLOAT,
     symmetric: bool = False,
     calibration_frames: int = DEFAULT_CALIBRATION_FRAMES,
+    calibration: str = "minmax",
     force: bool = False,
 ) -> Path | bytes:
     """The int8 model of a snapshot: ``snapshot-<n>.int8.onnx``, quantized unless it is current.
@@ -313,6 +331,8 @@ def cached_int8_export(
         :func:`quantize_onnx_model`.
     calibration_frames
         Most calibration images.
+    calibration
+        ``"minmax"`` or ``"mean_minmax"`` (:func:`quantize_onnx_model`).
     force
         Rebuild even if the cache is current.
 
@@ -326,7 +346,7 @@ def cached_int8_export(
     snapshot = Path(snapshot)
     locref_stdev = LOCREF_STDEV if locref_stdev is None else float(locref_stdev)
     options = {"keep_float": _keep_float(keep_float), "symmetric": bool(symmetric),
-               "calibration_frames": int(calibration_frames)}
+               "calibration_frames": int(calibration_frames), "calibration": calibration}
     cache = int8_cache_path(snapshot)
     stamp = {**_snapshot_stamp(snapshot), "posekit.precision": "int8",
              "posekit.int8_format": INT8_FORMAT_VERSION, "posekit.int8_options": json.dumps(options)}
@@ -340,7 +360,7 @@ def cached_int8_export(
     source = cached_onnx_export(model, variables, snapshot, locref_stdev=locref_stdev)
     stamp["posekit.calibration_frames"] = str(len(images))
     data = quantize_onnx_model(source, images, keep_float=options["keep_float"], symmetric=symmetric,
-                               metadata=stamp)
+                               calibration=calibration, metadata=stamp)
     try:
         from posekit.utils.atomic import atomic_path
 

@@ -230,3 +230,17 @@ def test_reduced_precision_says_what_the_cpu_lacks(tmp_path, monkeypatch):
         assert quantize.precision_backend("bf16", warn=False) == "jax"
         assert quantize.precision_backend("int8") == "onnx"
         assert quantize.precision_backend("fp32", "jax") == "jax"
+
+
+def test_int8_settings_from_pose_cfg():
+    from posekit.predict.quantize import int8_settings
+
+    assert int8_settings({}) == {"keep_float": ["heads"], "symmetric": False, "calibration_frames": 32,
+                                 "calibration": "minmax"}
+    assert int8_settings({"int8_keep_float": ["heads", "conv1"], "int8_symmetric": True,
+                          "int8_calibration_frames": 64, "int8_calibration": "mean_minmax"}) == {
+        "keep_float": ["conv1", "heads"], "symmetric": True, "calibration_frames": 64, "calibration": "mean_minmax"}
+    for key, value in (("int8_keep_float", ["layer4"]), ("int8_symmetric", "yes"),
+                       ("int8_calibration_frames", 0), ("int8_calibration", "entropy")):
+        with pytest.raises(ValueError, match=rf"'train/pose_cfg\.yaml': {key} must be"):
+            int8_settings({key: value}, "train/pose_cfg.yaml")
