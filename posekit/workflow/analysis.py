@@ -164,17 +164,16 @@ def analyze_videos(
 
 def _cluster_progress() -> ClusterProgress | None:
     """In a notebook, a progress shown now as a widget (the run blocks the cell); None: tqdm."""
-    from posekit.utils.notebook import in_notebook
-
-    if not in_notebook():
-        return None
-    from IPython.display import display
-
-    from posekit.widgets.cluster_progress import ClusterProgressWidget
+    from posekit.workflow.display import show_live_progress
 
     progress = ClusterProgress()
-    display(ClusterProgressWidget(progress))
-    return progress
+
+    def make_widget():
+        from posekit.widgets.cluster_progress import ClusterProgressWidget
+
+        return ClusterProgressWidget(progress)
+
+    return progress if show_live_progress(make_widget) else None
 
 
 def analyze_time_lapse_frames(

@@ -8,6 +8,7 @@ builds it, and ``widget()`` builds it on request.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 
@@ -29,3 +30,21 @@ class ShowsWidget:
         from IPython.display import display
 
         display(self.widget())
+
+
+def show_live_progress(make_widget: Callable[[], Any]) -> bool:
+    """Show a blocking run's live progress as a widget, in a notebook only.
+
+    A run that blocks the cell (a cluster analysis) cannot return its widget
+    before it ends, so in a notebook its progress widget is displayed as it
+    starts; the verb's result is the same either way. Returns whether it was
+    shown (otherwise the caller prints progress, e.g. with tqdm).
+    """
+    from posekit.utils.notebook import in_notebook
+
+    if not in_notebook():
+        return False
+    from IPython.display import display
+
+    display(make_widget())
+    return True
