@@ -475,13 +475,22 @@ def cached_onnx_export(
             return cache
     data = serialize_onnx_model(model, variables, locref_stdev=locref_stdev,
                                 extra_metadata=_snapshot_stamp(snapshot))
+    return cache_model_bytes(cache, data, "ONNX export", "rebuilt")
+
+
+def cache_model_bytes(cache: Path, data: bytes, what: str, redone: str) -> Path | bytes:
+    """Write a model's bytes to ``cache`` atomically; the bytes themselves when that fails.
+
+    A read-only or full snapshot folder only costs the work again on the next
+    load (a warning says so), never the analysis.
+    """
     try:
         from posekit.utils.atomic import atomic_path
 
         with atomic_path(cache) as tmp:
             tmp.write_bytes(data)
     except OSError as exc:
-        warnings.warn(f"Could not cache the ONNX export at '{cache}' ({exc}); using it from "
-                      "memory (it will be rebuilt on the next load).", stacklevel=2)
+        warnings.warn(f"Could not cache the {what} at '{cache}' ({exc}); using it from "
+                      f"memory (it will be {redone} on the next load).", stacklevel=3)
         return data
     return cache

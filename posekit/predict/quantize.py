@@ -341,7 +341,13 @@ def cached_int8_export(
     pathlib.Path or bytes
     """
     from posekit.model.targets import LOCREF_STDEV
-    from posekit.predict.onnx_export import _snapshot_stamp, cache_is_valid, cached_onnx_export, export_metadata
+    from posekit.predict.onnx_export import (
+        _snapshot_stamp,
+        cache_is_valid,
+        cache_model_bytes,
+        cached_onnx_export,
+        export_metadata,
+    )
 
     snapshot = Path(snapshot)
     locref_stdev = LOCREF_STDEV if locref_stdev is None else float(locref_stdev)
@@ -361,16 +367,7 @@ def cached_int8_export(
     stamp["posekit.calibration_frames"] = str(len(images))
     data = quantize_onnx_model(source, images, keep_float=options["keep_float"], symmetric=symmetric,
                                calibration=calibration, metadata=stamp)
-    try:
-        from posekit.utils.atomic import atomic_path
-
-        with atomic_path(cache) as tmp:
-            tmp.write_bytes(data)
-    except OSError as exc:
-        warnings.warn(f"Could not cache the int8 model at '{cache}' ({exc}); using it from memory "
-                      "(it will be quantized again on the next load).", stacklevel=2)
-        return data
-    return cache
+    return cache_model_bytes(cache, data, "int8 model", "quantized again")
 
 
 def precision_backend(precision: str, backend: str = "auto", *, warn: bool = True) -> str:
