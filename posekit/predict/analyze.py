@@ -23,7 +23,6 @@ the fields of DeepLabCut's ``_meta.pickle`` (no pickle is ever written).
 
 from __future__ import annotations
 
-import itertools
 import os
 import subprocess
 import tempfile
@@ -40,6 +39,7 @@ import numpy as np
 
 from posekit.errors import VideoError
 from posekit.io.video import TruncatedVideoWarning, frame_count_problem, warn_truncated
+from posekit.predict.batches import read_batch, with_room
 from posekit.predict.dynamic_crop import DynamicCropping, parse_dynamic, predict_frames_dynamic
 from posekit.predict.results import (
     AnalysisPaths,
@@ -328,24 +328,16 @@ def predict_frames(predictor, frames: Iterable[tuple[int, np.ndarray]], shape: t
         nonlocal out
         result, start, count = item
         values = np.asarray(result)  # waits for the device
-        if start + count > len(out):
-            grown = np.empty((max(2 * len(out), start + count), joints, 3), np.float32)
-            grown[:start] = out[:start]
-            out = grown
+        out = with_room(out, start, start + count)
         out[start:start + count] = values[:count]
         if progress is not None:
             progress.update(count)
 
     while failure is None:
         buf = buffers[k & 1]
-        count = 0
-        try:
-            for count, (_, frame) in enumerate(itertools.islice(frames, batch), start=1):
-                buf[count - 1] = frame
-        except VideoError as exc:
-            if n + count == 0:
-                raise
-            failure = exc
+        count, failure = read_batch(frames, buf)
+        if failure is not None and n + count == 0:
+            raise failure
         if count == 0:
             break
         t0 = time.perf_counter()

@@ -41,7 +41,6 @@ measures both on a 1280x1024 arena.
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -51,6 +50,7 @@ from typing import Any
 import numpy as np
 
 from posekit.errors import VideoError
+from posekit.predict.batches import read_batch, with_room
 
 __all__ = ["BUCKETS", "MIN_CONFIDENT_FRACTION", "DynamicCropping", "Window", "crop_window", "detection_box",
            "parse_dynamic", "predict_frames_dynamic", "tracked"]
@@ -246,17 +246,6 @@ def crop_window(box: tuple[int, int, int, int], frame_size: tuple[int, int], ali
     return Window(x, y, w, h)
 
 
-def _read_batch(frames: Iterable, buf: np.ndarray) -> tuple[int, VideoError | None]:
-    """Fill ``buf`` with up to ``len(buf)`` frames; (count, the decoding error that stopped it)."""
-    count = 0
-    try:
-        for count, (_, frame) in enumerate(itertools.islice(frames, len(buf)), start=1):
-            buf[count - 1] = frame
-    except VideoError as exc:
-        return count, exc
-    return count, None
-
-
 def _align(predictor) -> int:
     """The backbone's output stride (twice the map stride): the grid a window's corner sits on."""
     return max(1, round(2 * float(predictor.model.stride)))
@@ -309,7 +298,7 @@ def predict_frames_dynamic(predictor, frames: Iterable[tuple[int, np.ndarray]], 
     shapes: Counter[tuple[int, int]] = Counter()
     failure: VideoError | None = None
     while failure is None:
-        count, failure = _read_batch(frames, buf)
+        count, failure = read_batch(frames, buf)
         if failure is not None and n + count == 0:
             raise failure
         if count == 0:
@@ -329,10 +318,7 @@ def predict_frames_dynamic(predictor, frames: Iterable[tuple[int, np.ndarray]], 
             shapes[window.height, window.width] += count
         if n == 0 and stats is not None:
             stats["first_dispatch_s"] = time.perf_counter() - t0
-        if n + count > len(out):
-            grown = np.empty((max(2 * len(out), n + count), joints, 3), np.float32)
-            grown[:n] = out[:n]
-            out = grown
+        out = with_room(out, n, n + count)
         out[n:n + count] = poses
         n += count
         if progress is not None:
