@@ -79,11 +79,12 @@ def child_analyze(spec: dict) -> dict:
 
     work = pathlib.Path(spec["work"])
     batch, shuffle = spec["batch"], spec["shuffle"]
+    # float32 on every backend: this compares backends (bench_precision.py compares precisions)
     analyze_videos(spec["config"], spec["warmup"], shuffle=shuffle, batchsize=batch,
-                   destfolder=work / "warm", overwrite=True)  # compiles (cached for the run)
+                   destfolder=work / "warm", overwrite=True, precision="fp32")  # compiles (cached for the run)
     t0 = time.perf_counter()
     result = analyze_videos(spec["config"], spec["video"], shuffle=shuffle, batchsize=batch,
-                            destfolder=work / f"out-{shuffle}-{batch}", overwrite=True)
+                            destfolder=work / f"out-{shuffle}-{batch}", overwrite=True, precision="fp32")
     wall = time.perf_counter() - t0
     record = result.videos[0]
     out = {"backend": os.environ.get("POSEKIT_PREDICT_BACKEND", "auto"), "frames": record.nframes,

@@ -118,18 +118,20 @@ def _round_trip(client, nbytes: int, repeats: int = 7) -> float:
     return statistics.median(times)
 
 
-def run_local(config, videos, shuffle: int, dest: pathlib.Path) -> dict:
+def run_local(config, videos, shuffle: int, dest: pathlib.Path, precision: str) -> dict:
     from posekit.predict.analyze import analyze_videos
+    from posekit.predict.results import read_metadata
 
     t0 = time.perf_counter()
-    result = analyze_videos(config, videos, shuffle=shuffle, destfolder=dest, overwrite=True)
+    result = analyze_videos(config, videos, shuffle=shuffle, destfolder=dest, overwrite=True, precision=precision)
     wall = time.perf_counter() - t0
     frames = sum(v.nframes for v in result.videos)
     return {"wall": wall, "frames": frames, "rss": [_peak_rss_mb()],
-            "outside_loop": wall - sum(v.seconds for v in result.videos)}
+            "outside_loop": wall - sum(v.seconds for v in result.videos),
+            "precision": read_metadata(result.videos[0].paths.meta)["precision"]}
 
 
-def run_cluster(config, videos, shuffle: int, dest: pathlib.Path, workers: int, threads: int,
+def run_cluster(config, videos, shuffle: int, dest: pathlib.Path, workers: int, threads: int, precision: str,
                 chunk_frames: int | None = None) -> dict:
     """One cold run on a fresh LocalCluster; overhead parts in thread-seconds (see the module docstring)."""
     from distributed import Client, LocalCluster, get_task_stream
@@ -142,7 +144,8 @@ def run_cluster(config, videos, shuffle: int, dest: pathlib.Path, workers: int, 
         with get_task_stream(client) as stream:
             t0 = time.perf_counter()
             result = analyze_videos_on_cluster(client, config, videos, shuffle=shuffle, destfolder=dest,
-                                               overwrite=True, chunk_frames=chunk_frames or DEFAULT_CHUNK_FRAMES)
+                                               overwrite=True, chunk_frames=chunk_frames or DEFAULT_CHUNK_FRAMES,
+                                               precision=precision)
             wall = time.perf_counter() - t0
         loads = [event for _, event in client.get_events(LOAD_TOPIC)]
         rss = client.run(_peak_rss_mb)
@@ -160,6 +163,8 @@ def run_cluster(config, videos, shuffle: int, dest: pathlib.Path, workers: int, 
                 "rest": wall * slots - busy - sched - xfer}
     return {"wall": wall, "frames": sum(v.nframes for v in result.videos), "rss": list(rss.values()),
             "overhead": {k: v / slots for k, v in overhead.items()}, "tasks": len(tasks),
+            "load_each": [event["seconds"] for event in loads], "no_op": no_op, "carry": carry,
+            "task_each": (busy - loop - load) / max(len(tasks), 1),
             "backends": sorted({f"{e['backend']} x{e['threads']}" for e in loads}),
             "failed": [v.video.name for v in result.videos if v.state == "failed"]}
 
@@ -173,15 +178,17 @@ def _bodyparts(config) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--videos", type=int, default=8)
-    parser.add_argument("--frames", type=int, default=24,
-                        help="frames of each video (24: the defaults take about 9 minutes on 2 busy cores)")
+    parser.add_argument("--frames", type=int, default=120, help="frames of each video")
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
     parser.add_argument("--long-frames", type=int, default=10_000, help="the long video (0: skip it)")
     parser.add_argument("--long-size", type=int, nargs=2, default=[320, 240], metavar=("WIDTH", "HEIGHT"))
     parser.add_argument("--long-chunk-frames", type=int, default=None,
                         help="chunk_frames for the long video (default: the default rule, 2 ranges on 2 workers)")
+    parser.add_argument("--long-net", default="resnet_50", choices=list(NETS), help="the long video's network")
     parser.add_argument("--nets", nargs="*", default=list(NETS), choices=list(NETS))
+    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "int8"],
+                        help="analysis precision (auto, the default: int8 on CPUs with VNNI/AMX)")
     args = parser.parse_args()
 
     from posekit.datasets import make_synthetic_video
@@ -194,8 +201,9 @@ def main() -> None:
         os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(work / "xla-cache"))
         print(f"setting up in {work} ...", flush=True)
         config = make_project(work)
-        for net in args.nets:  # export the ONNX files now: every timed run then loads them, as after a first run
-            load_predictor(config, NETS[net])
+        # export (and quantize) the networks now: every timed run then loads them, as after a first run
+        for net in {*args.nets, *([args.long_net] if args.long_frames else [])}:
+            load_predictor(config, NETS[net], precision=args.precision)
         videos = []
         for i in range(args.videos):
             videos.append(work / f"video_{i}.mp4")
@@ -209,28 +217,34 @@ def main() -> None:
         print("\n" + header + "\n" + "-" * len(header), flush=True)
         for net in args.nets:
             shuffle = NETS[net]
-            local = run_local(config, videos, shuffle, work / f"local-{net}")
-            outside = f"(its own time outside the loop: {100 * local['outside_loop'] / local['wall']:.1f} %)"
+            local = run_local(config, videos, shuffle, work / f"local-{net}", args.precision)
+            outside = (f"({local['precision']}; its own time outside the loop: "
+                       f"{100 * local['outside_loop'] / local['wall']:.1f} %)")
             print(f"{net:<11}{'local':<22}{local['frames'] / local['wall']:>9.2f}{local['wall']:>8.1f}  "
                   f"{outside:<70}  {local['rss'][0]:.0f} (this process)", flush=True)
             for name, (workers, threads) in CLUSTERS.items():
-                r = run_cluster(config, videos, shuffle, work / f"dask-{net}-{workers}x{threads}", workers, threads)
+                r = run_cluster(config, videos, shuffle, work / f"dask-{net}-{workers}x{threads}", workers, threads,
+                                args.precision)
                 pct = {k: 100 * v / local["wall"] for k, v in r["overhead"].items()}
                 print(f"{net:<11}{name:<22}{r['frames'] / r['wall']:>9.2f}{r['wall']:>8.1f}  {'':<26}"
                       + "".join(f"{pct[p]:>6.1f}" for p in parts) + f"{sum(pct.values()):>7.1f}"
                       f"{100 * (r['wall'] / local['wall'] - 1):>7.1f}  " + ", ".join(f"{m:.0f}" for m in r["rss"])
                       + f"  [{r['tasks']} tasks, "
                       f"{', '.join(r['backends'])}]" + (f" FAILED: {r['failed']}" if r["failed"] else ""), flush=True)
+                print(f"{'':<33}fixed costs: load {', '.join(f'{s:.2f}' for s in r['load_each'])} s per worker; "
+                      f"per task {r['task_each']:.2f} s in the task outside the loop, {r['no_op'] * 1e3:.0f} ms "
+                      f"scheduling, {max(r['carry'] - r['no_op'], 0) * 1e3:.0f} ms returning the poses",
+                      flush=True)
 
         if args.long_frames:
             long_video = work / "long.mp4"
             make_synthetic_video(long_video, args.long_frames, *args.long_size, seed=99)
-            print(f"\none {args.long_frames}-frame {args.long_size[0]}x{args.long_size[1]} video, tiny network, "
+            print(f"\none {args.long_frames}-frame {args.long_size[0]}x{args.long_size[1]} video, {args.long_net}, "
                   f"single-thread workers; load average: {os.getloadavg()[0]:.1f}", flush=True)
             walls = {}
             for workers in (1, 2):
-                r = run_cluster(config, [long_video], NETS["tiny"], work / f"long-{workers}", workers, 1,
-                                args.long_chunk_frames)
+                r = run_cluster(config, [long_video], NETS[args.long_net], work / f"long-{workers}", workers, 1,
+                                args.precision, args.long_chunk_frames)
                 walls[workers] = r["wall"]
                 print(f"{workers} worker(s): {r['frames'] / r['wall']:.2f} frames/s, {r['wall']:.1f} s, "
                       f"{r['tasks']} task(s), peak RSS/worker " + ", ".join(f"{m:.0f}" for m in r["rss"]) + " MB",

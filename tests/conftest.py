@@ -16,6 +16,12 @@ from tests.project_copies import copy_project
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", tempfile.mkdtemp(prefix="posekit-jax-cache-"))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 
+# analyze_videos' default precision="auto" runs int8 on CPUs with VNNI/AMX: every
+# test would quantize its network first (slow) and compare int8 poses with float32
+# references. Tests run float32 unless they ask for "auto" or int8 themselves
+# (tests/predict/test_precision.py takes the variable away to test the default).
+os.environ.setdefault("POSEKIT_PRECISION", "fp32")
+
 REPO = Path(__file__).resolve().parents[1]
 REACHING = Path(
     os.environ.get(

@@ -458,18 +458,24 @@ def plan_analysis(
     destfolder: str | os.PathLike | None = None,
     overwrite: bool = False,
     dynamic: tuple[bool, float, int] | None = None,
-    precision: str = "fp32",
+    precision: str = "auto",
+    *,
+    backend: str = "auto",
+    decide_precision: Callable[[str], str] | None = None,
 ) -> AnalysisPlan:
     """Check the arguments of :func:`analyze_videos` (same parameters) and plan its outputs.
 
     Shared by the local run and the Dask run (:mod:`posekit.predict.distributed`), so
-    both take the same videos, snapshot and file names. Raises as :func:`analyze_videos`.
+    both take the same videos, snapshot, file names and precision. ``precision="auto"``
+    is decided here (:func:`~posekit.predict.quantize.resolve_precision`), for
+    ``backend``, by ``decide_precision`` (default: this process's CPU; a Dask run asks
+    a worker). Raises as :func:`analyze_videos`.
     """
     from posekit.predict.predictor import select_snapshots
-    from posekit.predict.quantize import parse_precision
+    from posekit.predict.quantize import auto_precision, calibration_images, parse_precision, resolve_precision
 
     dynamic_cropping = parse_dynamic(dynamic)
-    precision = parse_precision(precision)
+    parse_precision(precision, allow_auto=True)  # a bad value fails before anything is opened
     project = Project.open(config)
     fraction = project.training_fraction(trainingsetindex)
     train_dir = _train_dir(project, fraction, shuffle)
@@ -479,6 +485,11 @@ def plan_analysis(
     index = project.cfg.get("snapshotindex", -1)
     iteration, snapshot = select_snapshots(train_dir, -1 if index == "all" else index)[0]
     model = ModelInfo.from_snapshot(project, shuffle, snapshot, iteration, batchsize)
+    requested, precision = precision, resolve_precision(
+        precision, backend, snapshot=snapshot, decide=decide_precision or auto_precision,
+        calibration=lambda: calibration_images(project, shuffle, trainingsetindex))
+    if requested != precision and precision != "fp32":
+        print(f"precision='{requested}' runs {precision} on this machine; pass precision='fp32' for float32.")
     crop = _crop_box(project, cropping)
     if not files:
         warnings.warn(f"No video found in {videos!r} (videotype {videotype!r}); nothing analysed.",
@@ -793,7 +804,7 @@ def analyze_videos(
     destfolder: str | os.PathLike | None = None,
     overwrite: bool = False,
     dynamic: tuple[bool, float, int] = (False, 0.5, 10),
-    precision: str = "fp32",
+    precision: str = "auto",
 ) -> AnalysisResult:
     """Predict the pose in every frame of videos; write DeepLabCut's analysis files.
 
@@ -835,13 +846,20 @@ def analyze_videos(
         Coordinates stay full-frame (:mod:`posekit.predict.dynamic_crop`).
         ``margin`` must cover how far the animal moves within one batch.
     precision
-        ``"fp32"`` (default), ``"int8"`` (ONNX Runtime int8 model, calibrated on
-        the shuffle's training images and cached as ``snapshot-<n>.int8.onnx``
-        on first use) or ``"bf16"`` (JAX in bfloat16; slow on CPUs without
-        AVX512-BF16/AMX). Recorded in ``_meta.json``; the scorer name does not
-        change, so re-analysing a video at another precision needs
-        ``overwrite=True``. See :mod:`posekit.predict.quantize` for the
-        accuracy cost (``evaluate_network(..., precision=...)`` measures it).
+        ``"auto"`` (default), ``"fp32"``, ``"int8"`` or ``"bf16"``.
+        ``"int8"`` runs an ONNX Runtime int8 model, calibrated on the shuffle's
+        training images and cached as ``snapshot-<n>.int8.onnx`` on first use:
+        about 3x float32's speed for a test error within a few hundredths of a
+        pixel on the Reaching example (README, "Reduced precision").
+        ``"auto"`` runs int8 where ONNX Runtime runs on a CPU with int8
+        dot-product instructions (VNNI, AMX, ARM dot product) and the shuffle's
+        training images can calibrate it, float32 elsewhere (GPUs, older CPUs);
+        the environment variable ``POSEKIT_PRECISION`` overrides that choice
+        (:func:`~posekit.predict.quantize.auto_precision`). ``"bf16"`` runs JAX
+        in bfloat16 (for GPUs). The precision used is printed and recorded in
+        ``_meta.json``; the scorer name does not change, so re-analysing a video
+        at another precision needs ``overwrite=True``.
+        ``evaluate_network(..., precision="int8")`` shows the accuracy cost.
 
     Returns
     -------
@@ -859,7 +877,7 @@ def analyze_videos(
         created or written to; raised before any analysis, naming the folder.
     ValueError
         ``dynamic`` is not a ``(bool, 0 <= pcutoff < 1, margin >= 0)`` triple, or
-        ``precision`` is not one of ``"fp32"``, ``"int8"``, ``"bf16"``.
+        ``precision`` is not one of ``"auto"``, ``"fp32"``, ``"int8"``, ``"bf16"``.
 
     Warns
     -----

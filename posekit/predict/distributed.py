@@ -40,6 +40,7 @@ as a widget, a script as a tqdm bar.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import os
@@ -551,7 +552,7 @@ def analyze_videos_on_cluster(
     chunk_frames: int = DEFAULT_CHUNK_FRAMES,
     backend: str = "auto",
     progress: ClusterProgress | None = None,
-    precision: str = "fp32",
+    precision: str = "auto",
 ) -> AnalysisResult:
     """:func:`~posekit.predict.analyze.analyze_videos` on a Dask cluster: same files, same skip rule.
 
@@ -573,10 +574,13 @@ def analyze_videos_on_cluster(
     progress
         Receives the run's progress (default: a tqdm bar).
     precision
-        ``"fp32"``, ``"int8"`` or ``"bf16"``, as for the local run. With
-        ``"int8"`` the first worker to need it quantizes the snapshot (others may
-        at the same time; the atomic write keeps one) and later runs reuse the
-        ``snapshot-<n>.int8.onnx`` file.
+        ``"auto"`` (default), ``"fp32"``, ``"int8"`` or ``"bf16"``, as for the
+        local run. ``"auto"`` is decided once, by a worker for its own CPU and
+        backend (:func:`~posekit.predict.quantize.auto_precision`; set
+        ``POSEKIT_PRECISION`` in the workers' environment to override it), and
+        every task runs that precision. With ``"int8"`` the first worker to need
+        it quantizes the snapshot (others may at the same time; the atomic write
+        keeps one) and later runs reuse the ``snapshot-<n>.int8.onnx`` file.
 
     Returns
     -------
@@ -589,7 +593,8 @@ def analyze_videos_on_cluster(
         As the local run, before any task is submitted.
     """
     plan = plan_analysis(config, videos, videotype, shuffle, trainingsetindex, save_as_csv, batchsize,
-                         cropping, destfolder, overwrite, precision=precision)
+                         cropping, destfolder, overwrite, precision=precision, backend=backend,
+                         decide_precision=functools.partial(_worker_precision, client))
     if progress is None:
         progress = ClusterProgress()
         progress.subscribe(_TqdmProgress())
@@ -619,6 +624,14 @@ def analyze_videos_on_cluster(
     result = AnalysisResult(plan.model.scorer, [records[v] for v in plan.videos])
     print(result.summary())
     return result
+
+
+def _worker_precision(client: Client, backend: str) -> str:
+    """What ``precision="auto"`` runs on a worker (its CPU and backend; the cluster is taken as alike)."""
+    from posekit.predict.quantize import auto_precision
+
+    return client.submit(auto_precision, backend, key=f"posekit-precision-{uuid.uuid4().hex[:8]}",
+                         pure=False).result()
 
 
 def _probe_or_error(video: Path) -> tuple[int, str | None]:

@@ -498,11 +498,13 @@ def evaluate_network(
     batch_size
         Images per network call (default: config ``batch_size``).
     precision
-        ``"fp32"`` (default), ``"int8"`` or ``"bf16"``, as for
-        :func:`~posekit.predict.analyze.analyze_videos`: the errors then show
-        what the reduced precision costs. Its files carry the tag (e.g.
+        ``"fp32"`` (default), ``"int8"``, ``"bf16"`` or ``"auto"`` (what
+        :func:`~posekit.predict.analyze.analyze_videos` runs by default on this
+        machine), as for analyze_videos: the errors then show what the reduced
+        precision costs. Its files carry the tag (e.g.
         ``...-snapshot-<iters>-int8.h5``, ``<scorer>-int8-results.csv``,
-        ``CombinedEvaluation-results-int8.csv``), so float32's stay as they are.
+        ``CombinedEvaluation-results-int8.csv``), so float32's, DeepLabCut's
+        files, stay as they are. The default stays float32 for that reason.
 
     Returns
     -------
@@ -513,9 +515,9 @@ def evaluate_network(
     from posekit.dataset.training_set import TrainingSet
     from posekit.predict.analyze import _train_dir
     from posekit.predict.predictor import select_snapshots
-    from posekit.predict.quantize import parse_precision
+    from posekit.predict.quantize import calibration_images, parse_precision, resolve_precision
 
-    precision = parse_precision(precision)
+    precision = parse_precision(precision, allow_auto=True)
     project = Project.open(config)
     selection = _snapshot_selection(project, snapshots)
     batch = int(batch_size or project.cfg.get("batch_size") or 8)
@@ -550,10 +552,12 @@ def evaluate_network(
             folder = evaluation_folder(project, fraction, shuffle)
             folder.mkdir(parents=True, exist_ok=True)
             done = []
-            tag = _precision_suffix(precision)
+            used = resolve_precision(precision, snapshot=chosen[-1][1],
+                                     calibration=lambda: calibration_images(project, shuffle, tsi))
+            tag = _precision_suffix(used)
             for iteration, snapshot in chosen:
                 result = _evaluate_snapshot(project, training_set, shuffle, tsi, fraction, iteration,
-                                            snapshot, folder, parts, rescale, plotting, batch, precision)
+                                            snapshot, folder, parts, rescale, plotting, batch, used)
                 done.append(result)
                 if show_errors:
                     print(

@@ -240,10 +240,12 @@ def load_predictor(
         its own thread count so that workers sharing a machine do not
         oversubscribe it). JAX ignores it.
     precision
-        ``"fp32"``, ``"int8"`` (ONNX Runtime; the int8 model is calibrated on
-        the shuffle's training images and cached as ``snapshot-<n>.int8.onnx``)
-        or ``"bf16"`` (JAX in bfloat16). ``backend="auto"`` picks the backend
-        that runs it; see :mod:`posekit.predict.quantize`.
+        ``"fp32"`` (default here), ``"int8"`` (ONNX Runtime; the int8 model is
+        calibrated on the shuffle's training images and cached as
+        ``snapshot-<n>.int8.onnx``), ``"bf16"`` (JAX in bfloat16) or ``"auto"``
+        (what :func:`~posekit.predict.analyze.analyze_videos` runs by default:
+        :func:`~posekit.predict.quantize.resolve_precision`). ``backend="auto"``
+        picks the backend that runs it; see :mod:`posekit.predict.quantize`.
 
     Raises
     ------
@@ -251,15 +253,16 @@ def load_predictor(
         A bad ``precision``, or a ``backend`` that cannot run it.
     """
     from posekit.model.pose_net import pose_net_from_cfg
-    from posekit.predict.quantize import calibration_images, parse_precision, precision_backend
+    from posekit.predict.quantize import calibration_images, parse_precision, precision_backend, resolve_precision
 
-    precision = parse_precision(precision)  # before any loading
-    backend = precision_backend(precision, backend)
-
+    parse_precision(precision, allow_auto=True)  # before any loading
     project = Project.open(config)
     if snapshot is None:
         train_dir, _, snapshot = selected_snapshot(project, shuffle, trainingsetindex)
     snapshot = Path(snapshot)
+    precision = resolve_precision(precision, backend, snapshot=snapshot,
+                                  calibration=lambda: calibration_images(project, shuffle, trainingsetindex))
+    backend = precision_backend(precision, backend)
     train_dir = snapshot.parent
     meta = read_snapshot_metadata(snapshot)
     pose_cfg = read_pose_cfg(train_dir / "pose_cfg.yaml")

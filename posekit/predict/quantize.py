@@ -46,6 +46,8 @@ __all__ = [
     "DEFAULT_KEEP_FLOAT",
     "INT8_FORMAT_VERSION",
     "PRECISIONS",
+    "PRECISION_ENV",
+    "auto_precision",
     "bf16_cpu_support",
     "cached_int8_export",
     "calibration_images",
@@ -55,10 +57,13 @@ __all__ = [
     "parse_precision",
     "precision_backend",
     "quantize_onnx_model",
+    "resolve_precision",
 ]
 
-#: The precisions ``analyze_videos`` / ``evaluate_network`` accept.
+#: The precisions a run can use (``"auto"``, the default, picks one: :func:`auto_precision`).
 PRECISIONS = ("fp32", "int8", "bf16")
+#: Environment variable that overrides what ``precision="auto"`` picks (e.g. ``fp32`` for a whole lab).
+PRECISION_ENV = "POSEKIT_PRECISION"
 #: Bumped whenever the quantized graph changes, so stale ``.int8.onnx`` files are rebuilt.
 INT8_FORMAT_VERSION = "1"
 #: Training images the int8 ranges are calibrated on (evenly spaced over the training split).
@@ -75,8 +80,11 @@ _CALIBRATIONS = ("minmax", "mean_minmax")
 _QUANTIZED_OPS = ["Conv", "ConvTranspose", "Add", "MaxPool", "Relu"]
 
 
-def parse_precision(precision: str) -> str:
+def parse_precision(precision: str, *, allow_auto: bool = False) -> str:
     """Check a ``precision`` argument: ``"fp32"``, ``"int8"`` or ``"bf16"`` (case-insensitive).
+
+    With ``allow_auto``, ``"auto"`` too (returned as it is; :func:`resolve_precision`
+    decides it).
 
     Raises
     ------
@@ -86,12 +94,78 @@ def parse_precision(precision: str) -> str:
     value = str(precision).strip().lower() if isinstance(precision, str) else None
     aliases = {"float32": "fp32", "bfloat16": "bf16"}
     value = aliases.get(value, value)
-    if value not in PRECISIONS:
+    choices = (*PRECISIONS, "auto") if allow_auto else PRECISIONS
+    if value not in choices:
         raise ValueError(
-            f"precision must be one of {list(PRECISIONS)} ('fp32' is the default; 'int8' runs an ONNX Runtime "
-            f"int8 model calibrated on the training images; 'bf16' runs JAX in bfloat16), got {precision!r}."
+            f"precision must be one of {list(choices)} ("
+            + ("'auto', the default, picks 'int8' or 'fp32' for this machine; " if allow_auto else "")
+            + "'int8' runs an ONNX Runtime int8 model calibrated on the training images; 'bf16' runs JAX in "
+            f"bfloat16), got {precision!r}."
         )
     return value
+
+
+def auto_precision(backend: str = "auto") -> str:
+    """What ``precision="auto"`` runs in this process: ``"int8"`` or ``"fp32"``.
+
+    The environment variable ``POSEKIT_PRECISION`` (``fp32``, ``int8`` or
+    ``bf16``) if set; else ``"int8"`` where ONNX Runtime runs the network
+    (``backend`` resolved as :func:`~posekit.predict.predictor.resolve_backend`
+    does: a CPU with ``onnxruntime``) and the CPU has int8 dot-product
+    instructions (:func:`int8_cpu_support`: VNNI, AMX-INT8, ARM dot product);
+    else ``"fp32"``: on GPUs (JAX), on older CPUs where int8 gains less and can
+    saturate, and where the CPU cannot be told (not Linux).
+
+    Raises
+    ------
+    ValueError
+        ``POSEKIT_PRECISION`` holds something else.
+    """
+    from posekit.predict.predictor import resolve_backend
+
+    chosen = os.environ.get(PRECISION_ENV, "").strip()
+    if chosen:
+        try:
+            return parse_precision(chosen)
+        except ValueError as exc:
+            raise ValueError(f"The environment variable {PRECISION_ENV}: {exc}") from None
+    if resolve_backend(backend) != "onnx":
+        return "fp32"
+    return "int8" if int8_cpu_support() else "fp32"
+
+
+def resolve_precision(
+    precision: str,
+    backend: str = "auto",
+    *,
+    snapshot: str | os.PathLike | None = None,
+    calibration: Callable[[], Sequence[Path]] | None = None,
+    decide: Callable[[str], str] = auto_precision,
+) -> str:
+    """The precision a run uses: ``precision`` checked, and ``"auto"`` decided.
+
+    ``"auto"`` is ``decide(backend)`` (default :func:`auto_precision`, for this
+    process; a Dask run asks a worker), but int8 only where its model exists or
+    can be built: ``snapshot``'s cached ``.int8.onnx`` is there, or
+    ``calibration()`` lists training images that exist. Otherwise float32.
+
+    Raises
+    ------
+    ValueError
+        A bad ``precision`` (or ``POSEKIT_PRECISION``).
+    """
+    precision = parse_precision(precision, allow_auto=True)
+    if precision != "auto":
+        return precision
+    chosen = decide(backend)
+    if chosen == "int8" and calibration is not None and not (snapshot and int8_cache_path(snapshot).exists()):
+        try:
+            images = calibration()
+        except (OSError, ValueError, KeyError):
+            images = []
+        if not images or not all(Path(image).exists() for image in images):
+            return "fp32"
+    return chosen
 
 
 def _cpu_flags(names: Sequence[str], cpuinfo: str | os.PathLike) -> list[str] | None:

@@ -79,7 +79,7 @@ def analyze_videos(
     overwrite: bool = False,
     client: Any = None,
     chunk_frames: int = DEFAULT_CHUNK_FRAMES,
-    precision: str = "fp32",
+    precision: str = "auto",
 ) -> AnalysisResult:
     """Predict the pose in every frame of videos; write DeepLabCut's analysis files.
 
@@ -130,9 +130,11 @@ def analyze_videos(
     chunk_frames
         With ``client``: most frames per task.
     precision
-        ``"fp32"`` (default), ``"int8"`` (ONNX Runtime int8 model calibrated on the
-        training images, cached beside the snapshot) or ``"bf16"`` (JAX in
-        bfloat16); recorded in ``_meta.json``, with or without ``client`` (see
+        ``"auto"`` (default: int8 on CPUs with int8 dot-product instructions,
+        float32 elsewhere; ``POSEKIT_PRECISION`` overrides it), ``"fp32"``,
+        ``"int8"`` (ONNX Runtime int8 model calibrated on the training images,
+        cached beside the snapshot) or ``"bf16"`` (JAX in bfloat16); recorded in
+        ``_meta.json``, with or without ``client`` (see
         :func:`posekit.predict.analyze.analyze_videos`).
 
     Returns

@@ -210,7 +210,8 @@ def evaluate_network(
     batch_size
         Images per network call.
     precision
-        ``"fp32"`` (default), ``"int8"`` or ``"bf16"``: the errors of the network
+        ``"fp32"`` (default), ``"int8"``, ``"bf16"`` or ``"auto"`` (what
+        analyze_videos runs by default here): the errors of the network
         computing at that precision, in files tagged with it (see
         :func:`posekit.predict.evaluate.evaluate_network`).
 

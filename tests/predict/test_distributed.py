@@ -239,6 +239,28 @@ def test_cluster_workers_run_onnx_on_their_own_threads_not_every_core(project, v
         .intra_op_num_threads == 1
 
 
+def _set_precision_env(value: str) -> None:
+    os.environ["POSEKIT_PRECISION"] = value
+
+
+def test_auto_precision_is_decided_on_a_worker_and_run_by_every_task(project, video, tmp_path, client):
+    """The client's machine may differ from the workers' (a login node, GPU workers): a worker decides."""
+    from posekit.predict.results import read_metadata
+
+    assert os.environ["POSEKIT_PRECISION"] == "fp32"  # this process says float32 (tests/conftest.py)
+    client.run(_set_precision_env, "int8")  # ... the workers say int8
+    try:
+        result = analyze_videos_on_cluster(client, project, [video], destfolder=tmp_path, chunk_frames=60)
+    finally:
+        client.run(_set_precision_env, "fp32")
+    from posekit.predict.quantize import int8_cache_path
+
+    (record,) = result.videos
+    assert record.paths.h5.is_file() and read_metadata(record.paths.meta)["precision"] == "int8"
+    snapshot = read_metadata(record.paths.meta)["snapshot"]
+    assert int8_cache_path(snapshot).is_file()  # a worker quantized it
+
+
 def _warn_in_a_helper_thread(text: str) -> str:
     thread = threading.Thread(target=warnings.warn, args=(text, RuntimeWarning))
     thread.start()

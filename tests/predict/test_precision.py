@@ -43,7 +43,7 @@ def test_bad_precision_is_refused_before_any_work(project, video, tmp_path):
     for call in (lambda: analyze_videos(project, video, destfolder=tmp_path / "out", precision="fp16"),
                  lambda: evaluate_network(project, precision="int4", show_errors=False),
                  lambda: load_predictor(project, precision=8)):
-        with pytest.raises(ValueError, match=r"precision must be one of \['fp32', 'int8', 'bf16'\]"):
+        with pytest.raises(ValueError, match=r"precision must be one of \['fp32', 'int8', 'bf16'"):
             call()
     assert not (tmp_path / "out").exists()
     with pytest.raises(ValueError, match="backend='onnx' only"):
@@ -230,6 +230,67 @@ def test_reduced_precision_says_what_the_cpu_lacks(tmp_path, monkeypatch):
         assert quantize.precision_backend("bf16", warn=False) == "jax"
         assert quantize.precision_backend("int8") == "onnx"
         assert quantize.precision_backend("fp32", "jax") == "jax"
+
+
+def test_auto_precision_is_int8_where_onnx_runtime_runs_on_an_int8_cpu(monkeypatch):
+    import jax
+
+    import posekit.predict.quantize as quantize
+    from posekit.predict.onnx_backend import onnxruntime_available
+
+    monkeypatch.delenv(quantize.PRECISION_ENV, raising=False)
+    monkeypatch.delenv("POSEKIT_PREDICT_BACKEND", raising=False)
+    onnx_here = jax.default_backend() == "cpu" and onnxruntime_available()
+    for support, want in (("avx512_vnni", "int8" if onnx_here else "fp32"), ("", "fp32"), (None, "fp32")):
+        monkeypatch.setattr(quantize, "int8_cpu_support", lambda support=support: support)
+        assert quantize.auto_precision() == want, support
+    monkeypatch.setattr(quantize, "int8_cpu_support", lambda: "amx_int8")
+    assert quantize.auto_precision("jax") == "fp32"  # JAX runs float32 (a GPU, or the JAX backend asked for)
+    monkeypatch.setenv("POSEKIT_PREDICT_BACKEND", "jax")
+    assert quantize.auto_precision() == "fp32"
+    monkeypatch.setenv(quantize.PRECISION_ENV, "BF16")  # the variable overrides the machine's choice
+    assert quantize.auto_precision() == "bf16"
+    monkeypatch.setenv(quantize.PRECISION_ENV, "fp16")
+    with pytest.raises(ValueError, match="environment variable POSEKIT_PRECISION: precision must be one of"):
+        quantize.auto_precision()
+
+
+def test_auto_precision_needs_an_int8_model_or_images_to_calibrate_it(tmp_path):
+    from posekit.predict.quantize import int8_cache_path, resolve_precision
+
+    snapshot = tmp_path / "snapshot-5.msgpack"
+    image = tmp_path / "img001.png"
+    int8 = lambda backend: "int8"  # noqa: E731 - a machine where auto means int8
+
+    def broken():
+        raise FileNotFoundError("no training set")
+
+    assert resolve_precision("FP32", decide=int8) == "fp32"  # an explicit precision is kept as it is
+    assert resolve_precision("auto", snapshot=snapshot, calibration=lambda: [image], decide=int8) == "fp32"
+    image.write_bytes(b"")
+    assert resolve_precision("auto", snapshot=snapshot, calibration=lambda: [image], decide=int8) == "int8"
+    assert resolve_precision("auto", snapshot=snapshot, calibration=broken, decide=int8) == "fp32"
+    assert resolve_precision("auto", snapshot=snapshot, calibration=lambda: [], decide=int8) == "fp32"
+    int8_cache_path(snapshot).write_bytes(b"")  # already quantized: no images needed
+    assert resolve_precision("auto", snapshot=snapshot, calibration=broken, decide=int8) == "int8"
+    assert resolve_precision("auto", decide=lambda backend: "fp32") == "fp32"
+
+
+def test_analyze_videos_runs_int8_by_default_on_int8_cpus(project, video, tmp_path, monkeypatch, capsys):
+    import posekit.predict.quantize as quantize
+    from posekit.predict.analyze import analyze_videos
+    from posekit.predict.results import read_metadata
+
+    monkeypatch.delenv(quantize.PRECISION_ENV, raising=False)
+    monkeypatch.delenv("POSEKIT_PREDICT_BACKEND", raising=False)
+    monkeypatch.setattr(quantize, "auto_precision", lambda backend="auto": "int8")
+    result = analyze_videos(project, video, destfolder=tmp_path / "auto", batchsize=4)
+    assert read_metadata(result.videos[0].paths.meta)["precision"] == "int8"
+    assert "precision='auto' runs int8 on this machine; pass precision='fp32'" in capsys.readouterr().out
+    monkeypatch.setattr(quantize, "auto_precision", lambda backend="auto": "fp32")
+    result = analyze_videos(project, video, destfolder=tmp_path / "older-cpu", batchsize=4)
+    assert read_metadata(result.videos[0].paths.meta)["precision"] == "fp32"
+    assert "precision='auto'" not in capsys.readouterr().out
 
 
 def test_int8_settings_from_pose_cfg():
