@@ -82,8 +82,8 @@ def add_resnet50(config: pathlib.Path) -> None:
 def run_loop(predictor, video: pathlib.Path, dynamic, stop: int | None = None) -> tuple:
     """(poses, seconds, stats) of the analysis loop over ``video`` (full frames when ``dynamic`` is None)."""
     from posekit.io.video import VideoReader
-    from posekit.predict.analyze import predict_frames
     from posekit.predict.dynamic_crop import predict_frames_dynamic
+    from posekit.predict.frame_loop import predict_frames
 
     stats: dict = {}
     with VideoReader(video) as reader:

@@ -8,11 +8,11 @@ The client plans, the workers predict, the client writes:
   long video (:func:`plan_ranges`: ``chunk_frames`` frames at most, and more
   ranges while the cluster has fewer tasks than threads);
 * each task (:func:`predict_range`) runs the local run's prediction step
-  (:func:`~posekit.predict.analyze.predict_video_range`) with a predictor that
+  (:func:`~posekit.predict.frame_loop.predict_video_range`) with a predictor that
   its worker loads once per snapshot, backend and batch size
   (:func:`worker_predictor`), and returns the poses;
 * as soon as all ranges of a video are back, the client joins them in frame
-  order (:func:`~posekit.predict.analyze.join_ranges`) and writes the files
+  order (:func:`~posekit.predict.frame_loop.join_ranges`) and writes the files
   with the local run's writer (:func:`~posekit.predict.analyze.write_analysis`,
   atomic, the ``.h5`` last).
 
@@ -60,15 +60,13 @@ from posekit.errors import VideoError
 from posekit.predict.analyze import (
     AnalysisPlan,
     AnalysisResult,
-    FramePredictions,
     VideoAnalysis,
     already_analysed,
     check_writable,
-    join_ranges,
     plan_analysis,
-    predict_video_range,
     write_analysis,
 )
+from posekit.predict.frame_loop import FramePredictions, join_ranges, predict_video_range
 
 if TYPE_CHECKING:
     from distributed import Client

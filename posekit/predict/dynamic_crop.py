@@ -254,7 +254,7 @@ def _align(predictor) -> int:
 def predict_frames_dynamic(predictor, frames: Iterable[tuple[int, np.ndarray]], shape: tuple[int, int, int],
                            cropping: DynamicCropping, capacity: int = 0, progress=None,
                            stats: dict[str, Any] | None = None) -> tuple[np.ndarray, Exception | None]:
-    """Like :func:`posekit.predict.analyze.predict_frames`, analysing only a window around the animal.
+    """Like :func:`posekit.predict.frame_loop.predict_frames`, analysing only a window around the animal.
 
     Parameters
     ----------

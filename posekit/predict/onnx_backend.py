@@ -12,7 +12,7 @@ dynamic, so nothing is padded or recompiled per video.
 (ONNX Runtime releases the GIL) and returns a :class:`PendingPoses` at once;
 ``numpy.asarray(pending)`` waits for it. Batches run one after another in
 submission order, so a caller can decode frame ``k + 1`` while batch ``k``
-computes, as :func:`posekit.predict.analyze.predict_frames` does with JAX.
+computes, as :func:`posekit.predict.frame_loop.predict_frames` does with JAX.
 """
 
 from __future__ import annotations

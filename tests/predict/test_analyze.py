@@ -221,7 +221,7 @@ class _LazyPredictor:
 
 def test_loop_overlaps_and_never_overwrites_a_pending_batch():
     from posekit.errors import VideoError
-    from posekit.predict.analyze import predict_frames
+    from posekit.predict.frame_loop import predict_frames
 
     def frames(n, fail_at=None):
         for i in range(n):

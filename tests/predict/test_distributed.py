@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 
 from posekit.io.video import write_video
-from posekit.predict.analyze import FramePredictions, analyze_videos, join_ranges
+from posekit.predict.analyze import analyze_videos
 from posekit.predict.distributed import (
     LOAD_TOPIC,
     ClusterProgress,
@@ -30,6 +30,7 @@ from posekit.predict.distributed import (
     map_videos,
     plan_ranges,
 )
+from posekit.predict.frame_loop import FramePredictions, join_ranges
 from posekit.predict.onnx_backend import usable_cores
 from posekit.predict.predictor import load_predictor
 from posekit.predict.results import analysis_paths

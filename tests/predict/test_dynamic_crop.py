@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from posekit.datasets.synthetic import BODYPARTS, MARKER_COLORS, _background, render_frame, synthetic_keypoints
-from posekit.predict.analyze import predict_frames
 from posekit.predict.dynamic_crop import (
     BUCKETS,
     DynamicCropping,
@@ -21,6 +20,7 @@ from posekit.predict.dynamic_crop import (
     predict_frames_dynamic,
     tracked,
 )
+from posekit.predict.frame_loop import predict_frames
 from posekit.predict.predictor import Predictor
 
 # --------------------------------------------------------------------------- #
