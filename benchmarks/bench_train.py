@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/bench_train.py [--net resnet_50] [--crop 448] [--batch 8] [--steps 6]
-                                     [--micro-batch N] [--bn trained|frozen]
+                                     [--micro-batch N] [--bn trained|frozen] [--op-profile]
 
 Builds the synthetic project, a training set, and runs the real jitted train step
 (augmentation + forward + backward + SGD) from random init in a child process, so
@@ -13,12 +13,22 @@ trainer's own choice). ``--bn trained`` (default) trains batch norm as from
 scratch; ``--bn frozen`` starts from a (random) snapshot, which freezes batch
 norm as the pretrained default does. Prints figures; asserts nothing. For
 DeepLabCut's figure on the same machine, run ``bench_deeplabcut.py``.
+
+``--op-profile`` also traces the timed steps (``jax.profiler``) and prints where
+a step spends its time: XLA's operations grouped by kind (convolution, matrix
+product, reduction such as batch-norm statistics, elementwise, layout copies)
+and pass (forward, backward: ``transpose(jvp(...))`` in the operation's
+metadata; augmentation; optimizer), then the heaviest single operations. Times
+are thread-seconds per step, summed over XLA's threads.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import json
+import pathlib
+import re
 import resource
 import subprocess
 import sys
@@ -34,7 +44,85 @@ def _flops(compiled) -> float:
     return float(cost.get("flops", 0.0)) if cost else 0.0
 
 
-def _child(config: str, net: str, crop: int, batch: int, steps: int, micro: int, bn: str) -> None:
+_INSTRUCTION = re.compile(r"^\s*(?:ROOT\s+)?%?([\w.\-]+)\s*=\s*.*?\s([a-z][\w\-]*)\(")
+_COMPUTATION = re.compile(r"^(?:ENTRY\s+)?%?([\w.\-]+)\s.*\{\s*$")
+
+
+def _hlo_ops(hlo_text: str) -> dict[str, tuple[str, str]]:
+    """Each instruction of an optimized HLO module: name -> (kind, metadata op_name)."""
+    bodies: dict[str, list[str]] = {}
+    ops: dict[str, tuple[str, str | None, str]] = {}
+    current = None
+    for line in hlo_text.splitlines():
+        if not line.startswith((" ", "}")) and (start := _COMPUTATION.match(line)):
+            current = start.group(1)
+            bodies[current] = []
+            continue
+        if current is not None:
+            bodies[current].append(line)
+        if found := _INSTRUCTION.match(line):
+            calls = re.search(r"calls=%?([\w.\-]+)", line)
+            op_name = re.search(r'op_name="([^"]*)"', line)
+            ops[found.group(1)] = (found.group(2), calls.group(1) if calls else None,
+                                   op_name.group(1) if op_name else "")
+    kinds = {"convolution": "convolution", "dot": "matrix product", "select-and-scatter": "max-pool backward",
+             "reduce-window": "max-pool", "reduce": "reduction", "transpose": "layout copy", "copy": "layout copy"}
+
+    def kind(opcode: str, calls: str | None) -> str:
+        if opcode == "fusion" and calls in bodies:
+            body = "\n".join(bodies[calls])
+            return next((k for op, k in kinds.items() if f" {op}(" in body), "elementwise")
+        return kinds.get(opcode, opcode)
+
+    return {name: (kind(opcode, calls), op_name) for name, (opcode, calls, op_name) in ops.items()}
+
+
+def _phase(op_name: str) -> str:
+    if "transpose(jvp" in op_name:
+        return "backward"
+    for word, phase in (("augment", "augmentation"), ("adam", "optimizer"), ("optax", "optimizer"),
+                        ("sgd", "optimizer")):
+        if word in op_name.lower():
+            return phase
+    return "forward" if op_name else "other"
+
+
+def _op_profile(run, steps: int, hlo_text: str, top: int = 12) -> None:
+    """Trace ``steps`` calls of ``run`` and print the time per operation kind, pass and operation."""
+    import jax
+
+    with tempfile.TemporaryDirectory(prefix="posekit-trace-") as trace_dir:
+        with jax.profiler.trace(trace_dir):
+            for _ in range(steps):
+                out = run()
+            jax.block_until_ready(out)
+        (path,) = pathlib.Path(trace_dir).rglob("*.xplane.pb")
+        profile = jax.profiler.ProfileData.from_file(str(path))
+    per_op: collections.Counter = collections.Counter()
+    for plane in profile.planes:
+        for line in plane.lines:
+            for event in line.events:
+                stats = dict(event.stats)
+                if "hlo_op" in stats:
+                    per_op[stats["hlo_op"]] += event.duration_ns / 1e9 / steps
+    ops = _hlo_ops(hlo_text)
+    total = sum(per_op.values())
+    groups: collections.Counter = collections.Counter()
+    for name, seconds in per_op.items():
+        kind, op_name = ops.get(name, ("?", ""))
+        groups[(kind, _phase(op_name))] += seconds
+    print(f"op profile: {total:.2f} thread-s per step over XLA's threads", file=sys.stderr)
+    for (kind, phase), seconds in groups.most_common():
+        print(f"  {kind:<18}{phase:<14}{seconds:>8.3f} s {100 * seconds / total:>6.1f} %", file=sys.stderr)
+    print("  heaviest operations:", file=sys.stderr)
+    for name, seconds in per_op.most_common(top):
+        kind, op_name = ops.get(name, ("?", ""))
+        print(f"  {seconds:>8.3f} s {100 * seconds / total:>5.1f} %  {kind:<15} {name:<28} {op_name[-70:]}",
+              file=sys.stderr)
+
+
+def _child(config: str, net: str, crop: int, batch: int, steps: int, micro: int, bn: str,
+           op_profile: bool = False) -> None:
     import jax
 
     from posekit.train.state import make_train_step
@@ -63,6 +151,14 @@ def _child(config: str, net: str, crop: int, batch: int, steps: int, micro: int,
         state, metrics = compiled(state, *args)
     jax.block_until_ready(metrics)
     seconds = time.perf_counter() - t0
+    if op_profile:
+        carried = [state]  # the step may donate its state: each call takes the previous call's
+
+        def run():
+            carried[0], step_metrics = compiled(carried[0], *args)
+            return step_metrics
+
+        _op_profile(run, steps, compiled.as_text())
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if trainer.micro_batches > 1:  # XLA counts a loop's body once: count the unsliced step
         whole = make_train_step(trainer.model, trainer.aug, trainer.pose_cfg, trainer.schedule,
@@ -87,11 +183,12 @@ def main() -> None:
                         help="images per gradient slice (0: whole batch; default: the trainer's choice)")
     parser.add_argument("--bn", choices=("trained", "frozen"), default="trained",
                         help="batch norm trained (from scratch) or frozen (as from pretrained weights)")
+    parser.add_argument("--op-profile", action="store_true", help="also print where a step spends its time")
     parser.add_argument("--child", nargs=7, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         config, net, crop, batch, steps, micro, bn = args.child
-        _child(config, net, int(crop), int(batch), int(steps), int(micro), bn)
+        _child(config, net, int(crop), int(batch), int(steps), int(micro), bn, args.op_profile)
         return
     from posekit.dataset import create_training_dataset
     from posekit.datasets import make_synthetic_project
@@ -101,8 +198,8 @@ def main() -> None:
         create_training_dataset(config, seed=0, net_type=args.net)
         out = subprocess.run(
             [sys.executable, __file__, "--child", config, args.net, str(args.crop), str(args.batch), str(args.steps),
-             str(args.micro_batch), args.bn],
-            capture_output=True, text=True, check=True,
+             str(args.micro_batch), args.bn, *(["--op-profile"] if args.op_profile else [])],
+            stdout=subprocess.PIPE, text=True, check=True,  # the profile (stderr) goes straight to the terminal
         )
     r = json.loads(out.stdout.strip().splitlines()[-1])
     slices = f" in slices of {r['micro_batch_size']}" if r["micro_batch_size"] < args.batch else ""

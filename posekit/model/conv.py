@@ -106,11 +106,51 @@ def _input_grad(w: jax.Array, g: jax.Array, in_shape: tuple[int, ...], stride: i
             (0, in_shape[2] - (stride * (g.shape[2] - 1) + 1), stride - 1),
             (0, 0, 0),
         ])
-    if stride > 1:  # XLA's own input gradient is the faster one here
+    if stride > 1 and dilation == 1:
+        return _strided_input_grad(w, g, in_shape, stride)
+    if stride > 1:
         return jax.vjp(lambda image: _reference_conv(image, w, stride, dilation), jnp.zeros(in_shape, g.dtype))[1](g)[0]
     # stride 1, odd kernel: the adjoint of a "same" convolution is the "same"
     # convolution with the kernel flipped and its in/out channels swapped
     return _reference_conv(g, jnp.flip(w, (0, 1)).swapaxes(2, 3), 1, dilation)
+
+
+def _strided_input_grad(w: jax.Array, g: jax.Array, in_shape: tuple[int, ...], stride: int) -> jax.Array:
+    """d loss / d input of a strided convolution, as ``stride**2`` stride-1 convolutions.
+
+    XLA's own adjoint dilates ``g`` with zeros (a "base-dilated" convolution),
+    which its CPU backend runs on a slow generic path: the one in layer 2 of a
+    ResNet-50 took 8 % of a whole training step (batch 8, 448x448;
+    ``benchmarks/bench_train.py --op-profile``). Padded input row ``s*j + r``
+    only meets the taps ``t = r, r + s, ...``, so each phase ``(r, c)`` of the
+    gradient is a small stride-1 convolution of ``g`` with those taps (in/out
+    channels swapped, order reversed); the phases are then interleaved and the
+    padding cut off. Same products as the adjoint, none with the zeros.
+    """
+    kh, kw = w.shape[:2]
+    pad_h, pad_w = _padding(kh, 1), _padding(kw, 1)
+    _, height, width, channels = in_shape
+    rows, cols = -(-(pad_h + height) // stride), -(-(pad_w + width) // stride)  # phase outputs per dimension
+    phases = []
+    for r in range(stride):
+        row = []
+        for c in range(stride):
+            kernel = w[r::stride, c::stride][::-1, ::-1].swapaxes(2, 3)  # the taps phase (r, c) meets, last first
+            count_r, count_c = kernel.shape[:2]
+            if not count_r or not count_c:
+                row.append(jnp.zeros((g.shape[0], rows, cols, channels), g.dtype))
+                continue
+            padded = lax.pad(g, jnp.zeros((), g.dtype), [
+                (0, 0, 0),
+                (count_r - 1, rows - g.shape[1], 0),  # a negative high pad crops
+                (count_c - 1, cols - g.shape[2], 0),
+                (0, 0, 0),
+            ])
+            row.append(lax.conv_general_dilated(padded, kernel, (1, 1), "VALID", dimension_numbers=_DIMS))
+        phases.append(jnp.stack(row, axis=3))  # (N, rows, cols, stride, C)
+    full = jnp.stack(phases, axis=2)  # (N, rows, stride, cols, stride, C)
+    full = full.reshape(g.shape[0], rows * stride, cols * stride, channels)
+    return full[:, pad_h:pad_h + height, pad_w:pad_w + width]
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))

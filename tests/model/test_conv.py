@@ -17,6 +17,8 @@ CASES = [  # (kernel, stride, dilation, height, width)
     (3, 1, 2, 9, 7),
     (3, 1, 4, 11, 12),
     (7, 2, 1, 13, 12),
+    (3, 2, 1, 4, 5),    # rows of the gradient the padding leaves out, at both parities
+    (5, 3, 1, 10, 11),  # phases meeting 2, 2 and 1 taps per dimension
 ]
 
 
