@@ -7,9 +7,10 @@ spent most of its time there, at a fraction of the speed its forward pass
 reaches. :func:`conv2d` and :func:`conv2d_transpose` compute the same
 convolutions with hand-written gradients made of matrix products (one per
 kernel tap for the weights, im2col when there are few input channels) and
-forward convolutions (for the input; XLA's own for strided kernels, which it
-runs well), which XLA runs near the CPU's peak. 1x1 convolutions are matrix
-products both ways. On other platforms (cuDNN) the built-in gradients are
+forward convolutions (for the input: for a strided kernel, one stride-1
+convolution per phase of the input grid, see :func:`_strided_input_grad`),
+which XLA runs near the CPU's peak. 1x1 convolutions are matrix products both
+ways. On other platforms (cuDNN) the built-in gradients are
 already fast and are kept.
 
 The results and gradients equal ``lax.conv_general_dilated``'s (NHWC images,

@@ -21,6 +21,7 @@ column names; per-bodypart errors to ``<scorer>-keypoint-results.csv`` (DeepLabC
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 from collections import defaultdict
@@ -553,7 +554,7 @@ def evaluate_network(
             folder.mkdir(parents=True, exist_ok=True)
             done = []
             used = resolve_precision(precision, snapshot=chosen[-1][1],
-                                     calibration=lambda: calibration_images(project, shuffle, tsi))
+                                     calibration=functools.partial(calibration_images, project, shuffle, tsi))
             tag = _precision_suffix(used)
             for iteration, snapshot in chosen:
                 result = _evaluate_snapshot(project, training_set, shuffle, tsi, fraction, iteration,

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["OnnxPosePredictor", "PendingPoses", "onnxruntime_available", "usable_cores"]
+__all__ = ["OnnxPosePredictor", "PendingPoses", "onnxruntime_available", "resolve_backend", "usable_cores"]
 
 
 def onnxruntime_available() -> bool:
@@ -37,6 +37,29 @@ def onnxruntime_available() -> bool:
     except Exception:  # noqa: BLE001 - a broken install counts as missing
         return False
     return True
+
+
+def resolve_backend(backend: str = "auto") -> str:
+    """``"jax"`` or ``"onnx"`` for a :func:`~posekit.predict.predictor.load_predictor` ``backend``.
+
+    ``"auto"``: the ``POSEKIT_PREDICT_BACKEND`` environment variable if set, else
+    ONNX Runtime when JAX's default backend is the CPU and ``onnxruntime`` is
+    installed, else JAX.
+
+    Raises
+    ------
+    ValueError
+        Any other backend name.
+    """
+    if backend == "auto":
+        backend = os.environ.get("POSEKIT_PREDICT_BACKEND", "").strip().lower() or "auto"
+        if backend == "auto":
+            import jax
+
+            return "onnx" if jax.default_backend() == "cpu" and onnxruntime_available() else "jax"
+    if backend not in ("jax", "onnx"):
+        raise ValueError(f"backend must be 'auto', 'jax' or 'onnx', got {backend!r}")
+    return backend
 
 
 def usable_cores() -> int:

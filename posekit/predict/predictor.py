@@ -253,6 +253,7 @@ def load_predictor(
         A bad ``precision``, or a ``backend`` that cannot run it.
     """
     from posekit.model.pose_net import pose_net_from_cfg
+    from posekit.predict.onnx_backend import resolve_backend
     from posekit.predict.quantize import calibration_images, parse_precision, precision_backend, resolve_precision
 
     parse_precision(precision, allow_auto=True)  # before any loading
@@ -296,18 +297,3 @@ def load_predictor(
                           "predicting with JAX.", stacklevel=2)
             chosen = "jax"
     return Predictor(**fields, backend=chosen)
-
-
-def resolve_backend(backend: str = "auto") -> str:
-    """``"jax"`` or ``"onnx"`` for a :func:`load_predictor` ``backend`` (see there)."""
-    if backend == "auto":
-        backend = os.environ.get("POSEKIT_PREDICT_BACKEND", "").strip().lower() or "auto"
-        if backend == "auto":
-            import jax
-
-            from posekit.predict.onnx_backend import onnxruntime_available
-
-            return "onnx" if jax.default_backend() == "cpu" and onnxruntime_available() else "jax"
-    if backend not in ("jax", "onnx"):
-        raise ValueError(f"backend must be 'auto', 'jax' or 'onnx', got {backend!r}")
-    return backend

@@ -110,7 +110,7 @@ def auto_precision(backend: str = "auto") -> str:
 
     The environment variable ``POSEKIT_PRECISION`` (``fp32``, ``int8`` or
     ``bf16``) if set; else ``"int8"`` where ONNX Runtime runs the network
-    (``backend`` resolved as :func:`~posekit.predict.predictor.resolve_backend`
+    (``backend`` resolved as :func:`~posekit.predict.onnx_backend.resolve_backend`
     does: a CPU with ``onnxruntime``) and the CPU has int8 dot-product
     instructions (:func:`int8_cpu_support`: VNNI, AMX-INT8, ARM dot product);
     else ``"fp32"``: on GPUs (JAX), on older CPUs where int8 gains less and can
@@ -121,7 +121,7 @@ def auto_precision(backend: str = "auto") -> str:
     ValueError
         ``POSEKIT_PRECISION`` holds something else.
     """
-    from posekit.predict.predictor import resolve_backend
+    from posekit.predict.onnx_backend import resolve_backend
 
     chosen = os.environ.get(PRECISION_ENV, "").strip()
     if chosen:

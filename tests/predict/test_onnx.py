@@ -14,9 +14,9 @@ pytest.importorskip("onnxruntime")
 
 from posekit.model.decode import decode_pose
 from posekit.model.pose_net import PoseNet
-from posekit.predict.onnx_backend import OnnxPosePredictor, PendingPoses
+from posekit.predict.onnx_backend import OnnxPosePredictor, PendingPoses, resolve_backend
 from posekit.predict.onnx_export import build_onnx_model, export_onnx, onnx_cache_path
-from posekit.predict.predictor import load_predictor, resolve_backend
+from posekit.predict.predictor import load_predictor
 
 LOCREF_STDEV = 7.2801
 

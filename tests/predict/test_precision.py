@@ -270,7 +270,7 @@ def test_auto_precision_needs_an_int8_model_or_images_to_calibrate_it(tmp_path):
     image.write_bytes(b"")
     assert resolve_precision("auto", snapshot=snapshot, calibration=lambda: [image], decide=int8) == "int8"
     assert resolve_precision("auto", snapshot=snapshot, calibration=broken, decide=int8) == "fp32"
-    assert resolve_precision("auto", snapshot=snapshot, calibration=lambda: [], decide=int8) == "fp32"
+    assert resolve_precision("auto", snapshot=snapshot, calibration=list, decide=int8) == "fp32"
     int8_cache_path(snapshot).write_bytes(b"")  # already quantized: no images needed
     assert resolve_precision("auto", snapshot=snapshot, calibration=broken, decide=int8) == "int8"
     assert resolve_precision("auto", decide=lambda backend: "fp32") == "fp32"
