@@ -338,7 +338,7 @@ def plan_analysis(
     a worker). Raises as :func:`analyze_videos`.
     """
     from posekit.predict.predictor import select_snapshots
-    from posekit.predict.quantize import auto_precision, calibration_images, parse_precision, resolve_precision
+    from posekit.predict.quantize import calibration_images, parse_precision, resolve_precision
 
     dynamic_cropping = parse_dynamic(dynamic)
     parse_precision(precision, allow_auto=True)  # a bad value fails before anything is opened
@@ -352,7 +352,7 @@ def plan_analysis(
     iteration, snapshot = select_snapshots(train_dir, -1 if index == "all" else index)[0]
     model = ModelInfo.from_snapshot(project, shuffle, snapshot, iteration, batchsize)
     requested, precision = precision, resolve_precision(
-        precision, backend, snapshot=snapshot, decide=decide_precision or auto_precision,
+        precision, backend, snapshot=snapshot, decide=decide_precision,
         calibration=lambda: calibration_images(project, shuffle, trainingsetindex))
     if requested != precision and precision != "fp32":
         print(f"precision='{requested}' runs {precision} on this machine; pass precision='fp32' for float32.")

@@ -140,7 +140,7 @@ def resolve_precision(
     *,
     snapshot: str | os.PathLike | None = None,
     calibration: Callable[[], Sequence[Path]] | None = None,
-    decide: Callable[[str], str] = auto_precision,
+    decide: Callable[[str], str] | None = None,
 ) -> str:
     """The precision a run uses: ``precision`` checked, and ``"auto"`` decided.
 
@@ -157,7 +157,7 @@ def resolve_precision(
     precision = parse_precision(precision, allow_auto=True)
     if precision != "auto":
         return precision
-    chosen = decide(backend)
+    chosen = (decide or auto_precision)(backend)
     if chosen == "int8" and calibration is not None and not (snapshot and int8_cache_path(snapshot).exists()):
         try:
             images = calibration()

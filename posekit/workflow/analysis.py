@@ -190,6 +190,7 @@ def analyze_time_lapse_frames(
     *,
     batchsize: int | None = None,
     overwrite: bool = False,
+    precision: str = "auto",
 ) -> TimeLapseAnalysis:
     """Predict the pose on every image of a folder: ``<folder name><scorer>.h5`` (DeepLabCut's signature).
 
@@ -216,6 +217,9 @@ def analyze_time_lapse_frames(
         Images per network call.
     overwrite
         Analyse a folder again that has its file.
+    precision
+        ``"auto"`` (default: int8 on CPUs with int8 dot-product instructions, float32
+        elsewhere), ``"fp32"``, ``"int8"`` or ``"bf16"``, as for :func:`analyze_videos`.
 
     Returns
     -------
@@ -227,7 +231,7 @@ def analyze_time_lapse_frames(
     if modelprefix:
         refuse("analyze_time_lapse_frames", "modelprefix", modelprefix, "posekit has no model prefixes.")
     return analyze(config, directory, frametype, shuffle, trainingsetindex, save_as_csv, batchsize=batchsize,
-                   overwrite=overwrite)
+                   overwrite=overwrite, precision=precision)
 
 
 def create_labeled_video(

@@ -99,3 +99,17 @@ def test_clear_errors(project, folder, tmp_path):
     with pytest.raises(ValueError, match=r"Cannot read image .*t05\.png"):
         analyze_time_lapse_frames(project, folder)
     assert not list(folder.glob("*.h5"))  # nothing written
+
+
+def test_precision_follows_analyze_videos_default(project, folder, monkeypatch):
+    """precision="auto" means here what it means for videos; the precision used is recorded."""
+    import posekit.predict.quantize as quantize
+    from posekit.predict.results import read_metadata
+
+    assert read_metadata(analyze_time_lapse_frames(project, folder).paths.meta)["precision"] == "fp32"
+    monkeypatch.delenv(quantize.PRECISION_ENV, raising=False)
+    monkeypatch.setattr(quantize, "auto_precision", lambda backend="auto": "int8")
+    result = analyze_time_lapse_frames(project, folder, overwrite=True)
+    assert read_metadata(result.paths.meta)["precision"] == "int8"
+    with pytest.raises(ValueError, match="precision must be one of"):
+        analyze_time_lapse_frames(project, folder, overwrite=True, precision="int4")
