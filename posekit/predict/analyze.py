@@ -341,7 +341,7 @@ def plan_analysis(
     from posekit.predict.quantize import calibration_images, parse_precision, resolve_precision
 
     dynamic_cropping = parse_dynamic(dynamic)
-    parse_precision(precision, allow_auto=True)  # a bad value fails before anything is opened
+    requested = parse_precision(precision, allow_auto=True)  # a bad value fails before anything is opened
     project = Project.open(config)
     fraction = project.training_fraction(trainingsetindex)
     train_dir = _train_dir(project, fraction, shuffle)
@@ -351,10 +351,10 @@ def plan_analysis(
     index = project.cfg.get("snapshotindex", -1)
     iteration, snapshot = select_snapshots(train_dir, -1 if index == "all" else index)[0]
     model = ModelInfo.from_snapshot(project, shuffle, snapshot, iteration, batchsize)
-    requested, precision = precision, resolve_precision(
-        precision, backend, snapshot=snapshot, decide=decide_precision,
+    precision = resolve_precision(
+        requested, backend, snapshot=snapshot, decide=decide_precision,
         calibration=lambda: calibration_images(project, shuffle, trainingsetindex))
-    if requested != precision and precision != "fp32":
+    if requested == "auto" and precision != "fp32":
         print(f"precision='{requested}' runs {precision} on this machine; pass precision='fp32' for float32.")
     crop = _crop_box(project, cropping)
     if not files:

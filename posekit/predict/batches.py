@@ -10,17 +10,21 @@ import numpy as np
 from posekit.errors import VideoError
 
 
-def read_batch(frames: Iterable, buf: np.ndarray) -> tuple[int, VideoError | None]:
+def read_batch(frames: Iterable, buf: np.ndarray, delivered: int) -> tuple[int, VideoError | None]:
     """Fill ``buf`` with up to ``len(buf)`` frames from ``(index, frame)`` pairs.
 
     Returns the count read and the decoding error that stopped the stream, if one did
-    (the frames before it are in ``buf``).
+    (the frames before it are in ``buf``). ``delivered`` is the number of frames the
+    stream gave before this batch: a stream that fails before its first frame raises
+    the error instead (nothing to keep).
     """
     count = 0
     try:
         for count, (_, frame) in enumerate(itertools.islice(frames, len(buf)), start=1):
             buf[count - 1] = frame
     except VideoError as exc:
+        if delivered + count == 0:
+            raise
         return count, exc
     return count, None
 

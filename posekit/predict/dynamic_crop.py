@@ -298,9 +298,7 @@ def predict_frames_dynamic(predictor, frames: Iterable[tuple[int, np.ndarray]], 
     shapes: Counter[tuple[int, int]] = Counter()
     failure: VideoError | None = None
     while failure is None:
-        count, failure = read_batch(frames, buf)
-        if failure is not None and n + count == 0:
-            raise failure
+        count, failure = read_batch(frames, buf, n)
         if count == 0:
             break
         t0 = time.perf_counter()

@@ -143,9 +143,7 @@ def predict_frames(predictor, frames: Iterable[tuple[int, np.ndarray]], shape: t
 
     while failure is None:
         buf = buffers[k & 1]
-        count, failure = read_batch(frames, buf)
-        if failure is not None and n + count == 0:
-            raise failure
+        count, failure = read_batch(frames, buf, n)
         if count == 0:
             break
         t0 = time.perf_counter()
